@@ -91,7 +91,9 @@ void LineSplitter::feed(std::string_view bytes, Sink&& sink) {
       bytes.remove_prefix(nl + 1);
       continue;
     }
-    if (bytes.size() < room) {
+    // Up to exactly `room` bytes stay buffered: the next byte may be the '\n'
+    // that makes them one line rather than a piece and an empty line.
+    if (bytes.size() <= room) {
       partial_.append(bytes.data(), bytes.size());
       return;
     }

@@ -81,8 +81,13 @@ class LogWriter {
 struct ReadResult {
   std::vector<Line> lines;
   uint64_t next_seq = 0;  // seq after the last line returned
+  // Byte offset of the frame pair holding next_seq: pass it back as
+  // `offset_hint` so that a reader paging through a long log never rescans.
+  uint64_t next_offset = 0;
   bool at_end = false;    // no more complete frames in the file right now
 };
-Result<ReadResult> read_log(const std::string& path, uint64_t from_seq, size_t max_bytes);
+// `offset_hint` is a next_offset from an earlier read of the same file (0: the start).
+Result<ReadResult> read_log(const std::string& path, uint64_t from_seq, size_t max_bytes,
+                            uint64_t offset_hint = 0);
 
 }  // namespace agent::logstream

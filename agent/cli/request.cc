@@ -1,0 +1,126 @@
+#include "agent/cli/request.h"
+
+#include <cctype>
+
+#include "agent/json/writer.h"
+
+namespace agent::cli {
+
+namespace {
+
+json::Writer& begin(json::Writer& w, int64_t id, std::string_view op) {
+  return w.begin_object().kv("id", id).kv("op", op);
+}
+
+Errc errc_from_code(std::string_view code) {
+  if (code == "not_found") return Errc::kNotFound;
+  if (code == "invalid_argument" || code == "invalid_request" || code == "parse_error" ||
+      code == "unknown_op" || code == "unsupported_version") {
+    return Errc::kInvalidArgument;
+  }
+  if (code == "resource_exhausted" || code == "oversize" || code == "slow_consumer") {
+    return Errc::kResourceExhausted;
+  }
+  if (code == "unavailable") return Errc::kUnavailable;
+  return Errc::kInternal;
+}
+
+}  // namespace
+
+std::string hello_request(int64_t id) {
+  std::string out;
+  json::Writer w(out);
+  begin(w, id, "hello").key("versions").begin_array().number(kProtocolVersion).end_array();
+  w.kv("client", "runnerctl " RUNNERD_VERSION).end_object();
+  return out;
+}
+
+std::string submit_request(int64_t id, std::string_view kind, std::string_view doc_json,
+                           std::string_view namespace_) {
+  std::string out;
+  json::Writer w(out);
+  begin(w, id, "submit").key(kind).raw(doc_json);
+  if (kind == "task" && !namespace_.empty()) w.kv("namespace", namespace_);
+  w.end_object();
+  return out;
+}
+
+std::string execution_request(int64_t id, std::string_view op, std::string_view execution_id) {
+  std::string out;
+  json::Writer w(out);
+  begin(w, id, op).kv("executionId", execution_id).end_object();
+  return out;
+}
+
+std::string logs_request(int64_t id, std::string_view execution_id, bool follow,
+                         std::string_view task_run_id, std::optional<int64_t> from) {
+  std::string out;
+  json::Writer w(out);
+  begin(w, id, "logs").kv("executionId", execution_id);
+  if (!task_run_id.empty()) w.kv("taskRunId", task_run_id);
+  if (from) w.kv("from", *from);
+  if (follow) w.kv_bool("follow", true);
+  w.end_object();
+  return out;
+}
+
+std::string list_request(int64_t id, std::optional<int64_t> limit, std::string_view state) {
+  std::string out;
+  json::Writer w(out);
+  begin(w, id, "list");
+  if (limit) w.kv("limit", *limit);
+  if (!state.empty()) {
+    std::string upper(state);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    w.kv("state", upper);
+  }
+  w.end_object();
+  return out;
+}
+
+std::string stats_request(int64_t id) {
+  std::string out;
+  json::Writer w(out);
+  begin(w, id, "stats").end_object();
+  return out;
+}
+
+Result<std::string> document_kind(json::Element doc, std::string_view source) {
+  json::Object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) {
+    return Error(Errc::kInvalidArgument, std::string(source) +
+                                             ": expected a flow (an object "
+                                             "with 'tasks') or a task (an object with "
+                                             "'type'), found " +
+                                             std::string(json::type_name(doc)));
+  }
+  json::Element unused;
+  if (obj["tasks"].get(unused) == simdjson::SUCCESS) return std::string("flow");
+  if (obj["type"].get(unused) == simdjson::SUCCESS) return std::string("task");
+  return Error(Errc::kInvalidArgument,
+               std::string(source) + ": neither a flow (no 'tasks') nor a task (no 'type')");
+}
+
+std::string_view string_field(json::Element e, std::string_view key) {
+  std::string_view s;
+  if (e[key].get_string().get(s) != simdjson::SUCCESS) return {};
+  return s;
+}
+
+bool bool_field(json::Element e, std::string_view key) {
+  bool b = false;
+  if (e[key].get_bool().get(b) != simdjson::SUCCESS) return false;
+  return b;
+}
+
+Error protocol_error(json::Element error) {
+  std::string_view code = string_field(error, "code");
+  std::string_view message = string_field(error, "message");
+  std::string_view path = string_field(error, "path");
+  std::string msg(message);
+  if (msg.empty()) msg = code.empty() ? "the agent sent an error" : std::string(code);
+  if (code == "unsupported_version") msg += " (runnerctl and runnerd versions differ)";
+  return Error(errc_from_code(code), std::move(msg), std::string(path));
+}
+
+}  // namespace agent::cli

@@ -1,0 +1,95 @@
+#include "agent/common/fs.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace agent::fs {
+
+Status make_dirs(const std::string& path, int mode) {
+  if (path.empty()) return Error(Errc::kInvalidArgument, "empty directory path");
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (mkdir(cur.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
+      return Error::from_errno(errno, "creating directory " + cur);
+    }
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Error(Errc::kInvalidArgument, path + " exists and is not a directory");
+  }
+  return {};
+}
+
+Status remove_tree(const std::string& path) {
+  int rc = nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int, FTW*) noexcept -> int {
+        // FTW_PHYS: symlinks are removed, never followed; FTW_DEPTH: children first.
+        if (remove(p) != 0 && errno != ENOENT) return errno;
+        return 0;
+      },
+      64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+  if (rc != 0 && errno != ENOENT) return Error::from_errno(rc > 0 ? rc : errno, "removing " + path);
+  return {};
+}
+
+Status write_file_atomic(const std::string& path, std::string_view data) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return Error::from_errno(errno, "creating " + tmp);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      close(fd);
+      unlink(tmp.c_str());
+      return Error::from_errno(e, "writing " + tmp);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (fdatasync(fd) != 0) {
+    int e = errno;
+    close(fd);
+    unlink(tmp.c_str());
+    return Error::from_errno(e, "syncing " + tmp);
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    unlink(tmp.c_str());
+    return Error::from_errno(e, "renaming " + tmp);
+  }
+  return {};
+}
+
+Result<std::string> read_file(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error::from_errno(errno, "opening " + path);
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      close(fd);
+      return Error::from_errno(e, "reading " + path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+}  // namespace agent::fs

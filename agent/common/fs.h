@@ -1,0 +1,18 @@
+// Blocking filesystem helpers, for startup and for the thread pool.
+#pragma once
+
+#include <string>
+
+#include "agent/common/result.h"
+
+namespace agent::fs {
+
+// mkdir -p with `mode` for the directories it creates.
+Status make_dirs(const std::string& path, int mode);
+// rm -rf that never follows symlinks out of `path`.
+Status remove_tree(const std::string& path);
+// Writes `data` to `path` through a temporary file and rename(2), with fsync.
+Status write_file_atomic(const std::string& path, std::string_view data);
+Result<std::string> read_file(const std::string& path);
+
+}  // namespace agent::fs

@@ -1,0 +1,127 @@
+#include "agent/config/config.h"
+
+#include <array>
+
+#include "agent/common/fs.h"
+#include "agent/common/time.h"
+#include "agent/config/paths.h"
+#include "agent/json/read.h"
+#include "agent/yaml/yaml_to_json.h"
+
+namespace agent {
+
+void apply_default_paths(AgentConfig& config) {
+  if (config.socket_path.empty()) config.socket_path = default_socket_path();
+  if (config.state_dir.empty()) config.state_dir = default_state_dir();
+  if (config.work_dir.empty()) config.work_dir = config.state_dir + "/work";
+}
+
+namespace {
+
+Result<std::chrono::milliseconds> duration_value(json::Element e, std::string_view path) {
+  AGENT_ASSIGN_OR_RETURN(std::string text, json::as_string(e, path));
+  auto d = parse_duration(text);
+  if (!d.ok()) return Error(Errc::kInvalidArgument, d.error().message(), std::string(path));
+  return *d;
+}
+
+Result<int64_t> int_in(json::Element e, std::string_view path, int64_t lo, int64_t hi) {
+  AGENT_ASSIGN_OR_RETURN(int64_t v, json::as_int(e, path));
+  if (v < lo || v > hi) {
+    return Error(Errc::kInvalidArgument,
+                 "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                     ", found " + std::to_string(v),
+                 std::string(path));
+  }
+  return v;
+}
+
+Status apply(json::Object root, AgentConfig& c) {
+  for (auto field : root) {
+    std::string_view key = field.key;
+    json::Element v = field.value;
+    if (key == "socket") {
+      AGENT_ASSIGN_OR_RETURN(c.socket_path, json::as_string(v, key));
+    } else if (key == "socketMode") {
+      // YAML 0660 reads as the decimal 660 or octal 432: take the octal digits as written.
+      AGENT_ASSIGN_OR_RETURN(std::string s, json::as_string(v, key));
+      char* end = nullptr;
+      long mode = std::strtol(s.c_str(), &end, 8);
+      if (s.empty() || *end != '\0' || mode < 0 || mode > 0777) {
+        return Error(Errc::kInvalidArgument, "expected an octal mode such as \"0660\"", "socketMode");
+      }
+      c.socket_mode = static_cast<int>(mode);
+    } else if (key == "stateDir") {
+      AGENT_ASSIGN_OR_RETURN(c.state_dir, json::as_string(v, key));
+    } else if (key == "workDir") {
+      AGENT_ASSIGN_OR_RETURN(c.work_dir, json::as_string(v, key));
+    } else if (key == "maxRunning") {
+      AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1, 1000000));
+      c.max_running = static_cast<int>(n);
+    } else if (key == "maxQueued") {
+      AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1, 100000000));
+      c.max_queued = static_cast<size_t>(n);
+    } else if (key == "killGracePeriod") {
+      AGENT_ASSIGN_OR_RETURN(c.kill_grace, duration_value(v, key));
+    } else if (key == "terminationGracePeriod") {
+      AGENT_ASSIGN_OR_RETURN(c.termination_grace, duration_value(v, key));
+    } else if (key == "maxLineBytes") {
+      AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1024, int64_t{1} << 30));
+      c.max_line_bytes = static_cast<size_t>(n);
+    } else if (key == "maxRequestBytes") {
+      AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1024, int64_t{1} << 30));
+      c.max_request_bytes = static_cast<size_t>(n);
+    } else if (key == "maxClientBufferBytes") {
+      AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1 << 20, int64_t{1} << 32));
+      c.max_client_buffer = static_cast<size_t>(n);
+    } else if (key == "zstdLevel") {
+      AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1, 19));
+      c.zstd_level = static_cast<int>(n);
+    } else if (key == "defaultRunner") {
+      AGENT_ASSIGN_OR_RETURN(c.default_runner, json::as_string(v, key));
+    } else if (key == "process") {
+      AGENT_ASSIGN_OR_RETURN(json::Object p, json::as_object(v, key));
+      for (auto pf : p) {
+        std::string path = "process." + std::string(pf.key);
+        if (pf.key == "cgroups") {
+          AGENT_ASSIGN_OR_RETURN(c.process_cgroups, json::as_bool(pf.value, path));
+        } else {
+          return Error(Errc::kInvalidArgument, "unknown option", path);
+        }
+      }
+    } else {
+      return Error(Errc::kInvalidArgument,
+                   "unknown option (see etc/runnerd.yaml for every option)", std::string(key));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Status load_config_text(std::string_view yaml, std::string_view source, AgentConfig& config) {
+  auto text = yaml_to_json(yaml, source);
+  if (!text.ok()) return std::move(text).error();
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(*text).get(doc) != simdjson::SUCCESS) {
+    return Error(Errc::kInvalidArgument, std::string(source) + ": not a YAML mapping");
+  }
+  if (doc.is_null()) return {};  // an empty file: all defaults
+  json::Object root;
+  if (doc.get_object().get(root) != simdjson::SUCCESS) {
+    return Error(Errc::kInvalidArgument, std::string(source) + ": expected a mapping of options");
+  }
+  Status st = apply(root, config);
+  if (!st.ok()) return std::move(st).error().context(std::string(source));
+  config.config_path = std::string(source);
+  return {};
+}
+
+Status load_config_file(const std::string& path, AgentConfig& config) {
+  auto text = fs::read_file(path);
+  if (!text.ok()) return std::move(text).error();
+  return load_config_text(*text, path, config);
+}
+
+}  // namespace agent

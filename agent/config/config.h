@@ -1,0 +1,39 @@
+// The agent's configuration: plain structs with defaults in code, read from one
+// YAML file (`--config`), each key checked strictly so that a typo fails at
+// startup. Command-line flags override the file. See etc/runnerd.yaml.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "agent/common/result.h"
+
+namespace agent {
+
+struct AgentConfig {
+  std::string socket_path;          // socket; default: paths.h
+  int socket_mode = 0660;
+  std::string state_dir;            // logs/, executions/, work/
+  std::string work_dir;             // task working directories; default <state>/work
+  int max_running = 256;            // tasks running at once
+  size_t max_queued = 100000;       // tasks waiting; beyond it submissions are refused
+  std::chrono::milliseconds kill_grace{10000};            // SIGTERM -> SIGKILL
+  std::chrono::milliseconds termination_grace{300000};    // shutdown drain (Kestra: 5m)
+  size_t max_line_bytes = 8u << 20;      // longer output lines are split
+  size_t max_request_bytes = 16u << 20;  // longer protocol lines are refused
+  size_t max_client_buffer = 64u << 20;  // unread responses before a client is dropped
+  int zstd_level = 1;
+  std::string default_runner = "io.kestra.plugin.scripts.runner.docker.Docker";
+  bool process_cgroups = true;     // a cgroup per Process task where the host allows it
+  std::string config_path;         // the file this came from, if any
+};
+
+// Fills defaults that depend on the environment (paths).
+void apply_default_paths(AgentConfig& config);
+// Reads a YAML config file over `config`; errors name the file and key path.
+Status load_config_file(const std::string& path, AgentConfig& config);
+// The same from YAML text (for tests).
+Status load_config_text(std::string_view yaml, std::string_view source, AgentConfig& config);
+
+}  // namespace agent

@@ -1,0 +1,31 @@
+// The one table of script languages: Kestra task types, the binary that runs a
+// `Script` file, its extension, and the default container image. Adding a
+// language is one row in languages.cc.
+#pragma once
+
+#include <string_view>
+
+namespace agent::flow {
+
+enum class ScriptKind { kCommands, kScript };
+
+struct Language {
+  std::string_view name;            // "shell", "python", "node"
+  std::string_view commands_type;   // io.kestra.plugin.scripts.<x>.Commands
+  std::string_view script_type;     // io.kestra.plugin.scripts.<x>.Script
+  std::string_view binary;          // runs a Script file; empty: the script is inline (-c)
+  std::string_view fallback_binary; // tried when `binary` is not on PATH ("python3")
+  std::string_view extension;       // ".py"
+  std::string_view default_image;   // Kestra's default containerImage
+  bool python_env;                  // adds PYTHONUNBUFFERED and pip's quiet variables
+};
+
+struct TaskTypeMatch {
+  const Language* language;
+  ScriptKind kind;
+};
+
+// Finds a task type in the table; nullptr language if it is not a script task.
+TaskTypeMatch find_task_type(std::string_view type);
+
+}  // namespace agent::flow

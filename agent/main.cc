@@ -1,0 +1,194 @@
+// runnerd: argv, configuration, signals, and the loop. Everything else lives in
+// the supervisor (tasks), the server (socket) and the runners.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include <uv.h>
+
+#include "agent/config/config.h"
+#include "agent/log/log.h"
+#include "agent/runner/registry.h"
+#include "agent/server/api.h"
+#include "agent/server/server.h"
+#include "agent/supervisor/supervisor.h"
+#include "runners/builtin.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: runnerd [--socket PATH] [--state-dir DIR] [--config FILE] [--debug]\n"
+    "       runnerd --list-runners | --version | --help\n"
+    "\n"
+    "Runs Kestra script tasks on this host, driven through a Unix socket (see runnerctl).\n"
+    "With no options it starts with embedded defaults: as root, /run/runnerd/runnerd.sock and\n"
+    "/var/lib/runnerd; otherwise under $XDG_RUNTIME_DIR and ~/.local/state/runnerd.\n";
+
+struct Options {
+  std::string socket, state_dir, config;
+  bool list_runners = false;
+  bool debug = false;
+};
+
+int parse_args(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "runnerd: %s needs a value\n%s", name, kUsage);
+        return nullptr;
+      }
+      return argv[++i];
+    };
+    if (a == "--socket") {
+      const char* v = value("--socket");
+      if (v == nullptr) return 2;
+      o.socket = v;
+    } else if (a == "--state-dir") {
+      const char* v = value("--state-dir");
+      if (v == nullptr) return 2;
+      o.state_dir = v;
+    } else if (a == "--config") {
+      const char* v = value("--config");
+      if (v == nullptr) return 2;
+      o.config = v;
+    } else if (a == "--list-runners") {
+      o.list_runners = true;
+    } else if (a == "--debug") {
+      o.debug = true;
+    } else if (a == "--version") {
+      std::printf("runnerd %s\n", RUNNERD_VERSION);
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "runnerd: unknown option '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  return -1;
+}
+
+// The agent's parts, in the order they are built and the reverse of teardown.
+struct Agent {
+  uv_loop_t* loop;
+  agent::AgentConfig config;
+  agent::runner::Registry registry;
+  std::unique_ptr<agent::Supervisor> supervisor;
+  std::unique_ptr<agent::server::Api> api;
+  std::unique_ptr<agent::server::Server> server;
+  uv_signal_t sigterm{}, sigint{};
+  bool stopping = false;
+  bool stopped = false;
+};
+
+void stop(Agent& a, const char* why) {
+  if (a.stopping) {
+    agent::log::warn(std::string(why) + " again: killing running tasks now");
+    return;
+  }
+  a.stopping = true;
+  agent::log::info(std::string(why) + ": no longer accepting clients; draining");
+  a.server->stop_listening();
+  a.supervisor->shutdown([&a] {
+    a.stopped = true;
+    a.server->close_all();
+    uv_close(reinterpret_cast<uv_handle_t*>(&a.sigterm), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&a.sigint), nullptr);
+    agent::log::info("stopped");
+  });
+}
+
+void on_signal(uv_signal_t* h, int signum) noexcept {
+  auto& a = *static_cast<Agent*>(h->data);
+  stop(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+int run(const Options& o) {
+  Agent a;
+  a.loop = uv_default_loop();
+  if (!o.config.empty()) {
+    agent::Status st = agent::load_config_file(o.config, a.config);
+    if (!st.ok()) {
+      std::fprintf(stderr, "runnerd: %s\n", st.error().describe().c_str());
+      return 1;
+    }
+  }
+  if (!o.socket.empty()) a.config.socket_path = o.socket;
+  if (!o.state_dir.empty()) {
+    a.config.state_dir = o.state_dir;
+    a.config.work_dir.clear();
+  }
+  agent::apply_default_paths(a.config);
+  if (o.debug) agent::log::set_min_severity(agent::log::Severity::kDebug);
+  signal(SIGPIPE, SIG_IGN);
+
+  agent::runner::RunnerContext ctx{a.loop, &a.config};
+  agent::Status st = runners::register_builtin_runners(a.registry);
+  if (st.ok()) st = a.registry.create_all(ctx);
+  if (!st.ok()) {
+    std::fprintf(stderr, "runnerd: %s\n", st.error().message().c_str());
+    return 1;
+  }
+  if (o.list_runners) {
+    for (const auto& t : a.registry.types()) std::printf("%s\n", t.c_str());
+    return 0;
+  }
+
+  a.supervisor = std::make_unique<agent::Supervisor>(a.loop, a.config, a.registry);
+  st = a.supervisor->start();
+  if (!st.ok()) {
+    std::fprintf(stderr, "runnerd: state directory %s: %s\n", a.config.state_dir.c_str(),
+                 st.error().message().c_str());
+    return 1;
+  }
+  a.api = std::make_unique<agent::server::Api>(a.loop, *a.supervisor, a.config);
+  a.supervisor->set_listener(a.api.get());
+  a.server = std::make_unique<agent::server::Server>(a.loop, *a.api, a.config.max_request_bytes,
+                                                     a.config.max_client_buffer);
+  a.api->set_server(a.server.get());
+  st = a.server->listen(a.config.socket_path, a.config.socket_mode);
+  if (!st.ok()) {
+    std::fprintf(stderr, "runnerd: %s\n", st.error().message().c_str());
+    return 1;
+  }
+
+  uv_signal_init(a.loop, &a.sigterm);
+  uv_signal_init(a.loop, &a.sigint);
+  a.sigterm.data = a.sigint.data = &a;
+  uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&a.sigint, on_signal, SIGINT);
+
+  agent::log::info("listening on " + a.config.socket_path + "; state in " + a.config.state_dir +
+                   "; up to " + std::to_string(a.config.max_running) + " tasks at once");
+  uv_run(a.loop, UV_RUN_DEFAULT);
+
+  // Teardown: the server and supervisor close their remaining handles, then the
+  // loop runs once more to deliver the close callbacks.
+  a.server.reset();
+  a.supervisor.reset();
+  a.api.reset();
+  a.registry.close_all();
+  uv_run(a.loop, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(a.loop);
+  if (rc != 0) {
+    uv_print_all_handles(a.loop, stderr);
+    agent::log::error("loop closed with handles still open");
+    return 1;
+  }
+  return a.stopped ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  int rc = parse_args(argc, argv, o);
+  if (rc >= 0) return rc;
+  return run(o);
+}

@@ -1,0 +1,97 @@
+// The runner interface: a small lifecycle (validate / prepare / start / kill /
+// release) behind a registry keyed by Kestra's type string and its aliases.
+// The supervisor owns decisions (timeouts, kill escalation, logging, states);
+// a runner only starts, signals and reports.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "agent/common/result.h"
+
+namespace agent::runner {
+
+enum class OutputStream : uint8_t { kStdout, kStderr };
+enum class KillMode : uint8_t { kGraceful, kForce };
+
+struct Exited {
+  int code;
+};
+struct Signaled {
+  int signal;
+};
+using ExitStatus = std::variant<Exited, Signaled>;
+
+// Everything a runner needs to start one attempt of one task.
+struct TaskSpec {
+  std::string execution_id;
+  std::string namespace_;
+  std::string flow_id;
+  std::string task_id;
+  std::string task_run_id;
+  int attempt = 1;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "NAME=value", complete
+  std::string working_dir;       // exists, empty but for input files
+  std::string runner_json;       // the task's taskRunner object (may be empty)
+};
+
+class RunnerTask;
+
+// How a runner reports progress. Always called on the loop thread, never from
+// inside start() or kill() themselves.
+class TaskObserver {
+ public:
+  virtual ~TaskObserver() = default;
+  virtual void on_output(RunnerTask& task, OutputStream stream, std::string_view bytes) = 0;
+  // Exactly once per started task, after the last on_output.
+  virtual void on_finished(RunnerTask& task, Result<ExitStatus> outcome) = 0;
+};
+
+// Runner-owned state of one running task (pid and pipes, container id, ...).
+class RunnerTask {
+ public:
+  virtual ~RunnerTask() = default;
+  // The supervisor's handle on the task, for observer callbacks.
+  void* supervisor_data = nullptr;
+  // What `runnerctl ps` shows: a pid, a container id, a job ARN.
+  virtual std::string external_id() const = 0;
+  virtual int64_t pid() const { return 0; }
+};
+
+class Runner {
+ public:
+  virtual ~Runner() = default;
+
+  // Checks the runner's properties (the taskRunner object) at submission time.
+  // Pure: no I/O.
+  virtual Status validate(std::string_view runner_json) const = 0;
+
+  // Starts the task and returns; progress arrives through `observer`. On error
+  // nothing was started and no callback will come.
+  virtual Result<std::unique_ptr<RunnerTask>> start(const TaskSpec& spec,
+                                                    TaskObserver& observer) = 0;
+
+  // Graceful asks the whole task to stop (SIGTERM to the tree); force ends it
+  // (SIGKILL). Idempotent; a finished task ignores it.
+  virtual void kill(RunnerTask& task, KillMode mode) = 0;
+
+  // Back-pressure: stop or resume reading the task's output.
+  virtual void set_output_paused(RunnerTask& task, bool paused) = 0;
+
+  // Frees the task after on_finished (closes its handles on the loop).
+  virtual void release(std::unique_ptr<RunnerTask> task) = 0;
+
+  // Closes the runner's own handles; called once at teardown, after every task
+  // ended and before the loop's last run.
+  virtual void close() {}
+
+  // Counters for `stats`: name -> value.
+  virtual std::vector<std::pair<std::string, int64_t>> counters() const { return {}; }
+};
+
+}  // namespace agent::runner

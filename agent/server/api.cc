@@ -1,0 +1,304 @@
+#include "agent/server/api.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "agent/json/read.h"
+#include "agent/json/writer.h"
+#include "agent/log/log.h"
+#include "proto/encode.h"
+
+namespace agent::server {
+
+namespace {
+
+constexpr std::string_view kOps[] = {"hello", "submit", "get",     "list",    "watch", "unwatch",
+                                     "logs",  "cancel", "outputs", "stats"};
+
+Error missing(std::string_view key) {
+  return Error(Errc::kInvalidArgument, "required property missing", std::string(key));
+}
+
+Result<std::string> string_param(simdjson::dom::object body, std::string_view key) {
+  simdjson::dom::element e;
+  if (body[key].get(e) != simdjson::SUCCESS) return missing(key);
+  return json::as_string(e, key);
+}
+
+}  // namespace
+
+Api::Api(uv_loop_t* loop, Supervisor& supervisor, const AgentConfig& config)
+    : loop_(loop), supervisor_(supervisor), config_(config), streams_(loop, supervisor) {}
+
+void Api::set_server(Server* server) {
+  server_ = server;
+  streams_.set_server(server);
+}
+
+void Api::on_request(Connection& conn, std::string_view line) {
+  // Blank lines (a client's trailing newline) are not requests.
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+  requests_++;
+  proto::DecodeResult d = proto::decode_request(parser_, line);
+  if (!d.ok) {
+    request_errors_++;
+    conn.send(proto::error_line(d.request.id_json, d.code, d.message, d.path));
+    return;
+  }
+  Status st = dispatch(conn, d.request);
+  if (!st.ok()) {
+    request_errors_++;
+    const Error& e = st.error();
+    std::string_view code = errc_name(e.code());
+    if (e.code() == Errc::kNotFound && e.path() == "op") code = "unknown_op";
+    conn.send(proto::error_line(d.request.id_json, code, e.message(), e.path()));
+  }
+}
+
+void Api::on_oversize(Connection& conn, size_t limit) {
+  request_errors_++;
+  conn.send(proto::error_line("null", "oversize",
+                              "request line longer than " + std::to_string(limit) +
+                                  " bytes (maxRequestBytes); it was skipped",
+                              ""));
+}
+
+void Api::on_drain(Connection& conn) { streams_.on_drain(conn); }
+void Api::on_closed(Connection& conn) { streams_.on_closed(conn); }
+void Api::on_state(Execution& exec, TaskRun* run) { streams_.on_state(exec, run); }
+void Api::on_log_committed(Execution& exec, TaskRun& run) { streams_.on_log_committed(exec, run); }
+
+Status Api::dispatch(Connection& conn, const proto::Request& req) {
+  const std::string& op = req.op;
+  if (op == "hello") return op_hello(conn, req);
+  if (op == "submit") return op_submit(conn, req);
+  if (op == "get") return op_get(conn, req);
+  if (op == "list") return op_list(conn, req);
+  if (op == "watch") return op_watch(conn, req);
+  if (op == "unwatch") return op_unwatch(conn, req);
+  if (op == "logs") return op_logs(conn, req);
+  if (op == "cancel") return op_cancel(conn, req);
+  if (op == "outputs") return op_outputs(conn, req);
+  if (op == "stats") return op_stats(conn, req);
+  std::string known;
+  for (std::string_view k : kOps) known += (known.empty() ? "" : ", ") + std::string(k);
+  return Error(Errc::kNotFound, "unknown op '" + op + "' (known: " + known + ")", "op");
+}
+
+Result<Execution*> Api::execution_of(const proto::Request& req) {
+  AGENT_ASSIGN_OR_RETURN(std::string id, string_param(req.body, "executionId"));
+  return supervisor_.find(id);
+}
+
+Status Api::op_hello(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"versions", "client"}));
+  simdjson::dom::element versions;
+  bool common = true;
+  if (req.body["versions"].get(versions) == simdjson::SUCCESS) {
+    simdjson::dom::array arr;
+    if (versions.get_array().get(arr) != simdjson::SUCCESS) {
+      return json::type_error("versions", "an array of integers", versions);
+    }
+    common = false;
+    for (auto v : arr) {
+      int64_t n;
+      if (v.get_int64().get(n) == simdjson::SUCCESS && n == proto::kVersion) common = true;
+    }
+  }
+  if (!common) {
+    conn.send(proto::error_line(req.id_json, "unsupported_version",
+                                "this agent speaks protocol version 1 only", "versions"));
+    return {};
+  }
+  std::string out;
+  json::Writer w(out);
+  w.begin_object().kv("version", proto::kVersion).kv("agent", "runnerd");
+  w.kv("agentVersion", RUNNERD_VERSION).kv("pid", static_cast<int64_t>(getpid()));
+  w.key("ops").begin_array();
+  for (std::string_view k : kOps) w.string(k);
+  w.end_array().end_object();
+  conn.send(proto::ok_line(req.id_json, out));
+  return {};
+}
+
+Status Api::op_submit(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"flow", "task", "namespace"}));
+  simdjson::dom::element flow_el, task_el;
+  bool has_flow = req.body["flow"].get(flow_el) == simdjson::SUCCESS;
+  bool has_task = req.body["task"].get(task_el) == simdjson::SUCCESS;
+  if (has_flow == has_task) {
+    return Error(Errc::kInvalidArgument, "submit takes exactly one of 'flow' or 'task'", "flow");
+  }
+  Result<flow::Flow> parsed = Error(Errc::kInternal, "unparsed");
+  if (has_flow) {
+    parsed = flow::parse_flow(flow_el, "flow");
+  } else {
+    std::string ns = "default";
+    simdjson::dom::element ns_el;
+    if (req.body["namespace"].get(ns_el) == simdjson::SUCCESS) {
+      AGENT_ASSIGN_OR_RETURN(ns, json::as_string(ns_el, "namespace"));
+    }
+    parsed = flow::parse_single_task(task_el, ns, "task");
+  }
+  if (!parsed.ok()) return std::move(parsed).error();
+  auto flow = std::make_shared<const flow::Flow>(std::move(parsed).value());
+  const Peer& peer = conn.peer();
+  AGENT_ASSIGN_OR_RETURN(Execution * exec,
+                         supervisor_.submit(flow, Submitter{peer.uid, peer.pid}));
+  std::string out;
+  json::Writer w(out);
+  w.begin_object().kv("executionId", exec->id).kv("state", state_name(exec->state));
+  w.key("taskRuns").begin_array();
+  for (const auto& run : exec->task_runs) {
+    w.begin_object().kv("id", run->id).kv("taskId", run->task_id).end_object();
+  }
+  w.end_array().end_object();
+  conn.send(proto::ok_line(req.id_json, out));
+  return {};
+}
+
+Status Api::op_get(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"executionId"}));
+  AGENT_ASSIGN_OR_RETURN(Execution * exec, execution_of(req));
+  std::string out;
+  json::Writer w(out);
+  proto::write_execution(w, *exec, {});
+  conn.send(proto::ok_line(req.id_json, out));
+  return {};
+}
+
+Status Api::op_list(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"limit", "state"}));
+  int64_t limit = 100;
+  simdjson::dom::element e;
+  if (req.body["limit"].get(e) == simdjson::SUCCESS) {
+    AGENT_ASSIGN_OR_RETURN(limit, json::as_int(e, "limit"));
+    if (limit < 0) return Error(Errc::kInvalidArgument, "must be 0 (all) or more", "limit");
+  }
+  bool filter = false;
+  State want = State::kCreated;
+  if (req.body["state"].get(e) == simdjson::SUCCESS) {
+    AGENT_ASSIGN_OR_RETURN(std::string s, json::as_string(e, "state"));
+    if (!parse_state(s, want)) {
+      return Error(Errc::kInvalidArgument,
+                   "unknown state '" + s + "' (CREATED, RUNNING, KILLING, SUCCESS, WARNING, "
+                                           "FAILED, KILLED)",
+                   "state");
+    }
+    filter = true;
+  }
+  std::string out;
+  json::Writer w(out);
+  w.begin_object().key("executions").begin_array();
+  int64_t n = 0;
+  const auto& all = supervisor_.ordered();
+  for (auto it = all.rbegin(); it != all.rend() && (limit == 0 || n < limit); ++it) {
+    if (filter && (*it)->state != want) continue;
+    proto::write_execution(w, **it, {});
+    n++;
+  }
+  w.end_array().kv("total", static_cast<uint64_t>(all.size())).end_object();
+  conn.send(proto::ok_line(req.id_json, out));
+  return {};
+}
+
+Status Api::op_watch(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"executionId"}));
+  Execution* exec = nullptr;
+  simdjson::dom::element e;
+  if (req.body["executionId"].get(e) == simdjson::SUCCESS) {
+    AGENT_ASSIGN_OR_RETURN(exec, execution_of(req));
+  }
+  conn.send(proto::ok_line(req.id_json, "{}"));
+  streams_.watch(conn, req.id_json, exec);
+  return {};
+}
+
+Status Api::op_unwatch(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"stream"}));
+  simdjson::dom::element e;
+  if (req.body["stream"].get(e) != simdjson::SUCCESS) return missing("stream");
+  if (!streams_.unwatch(conn, simdjson::minify(e))) {
+    return Error(Errc::kNotFound, "no watch stream with that id on this connection", "stream");
+  }
+  conn.send(proto::ok_line(req.id_json, "{}"));
+  return {};
+}
+
+Status Api::op_logs(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"executionId", "taskRunId", "from", "follow"}));
+  AGENT_ASSIGN_OR_RETURN(Execution * exec, execution_of(req));
+  TaskRun* run = nullptr;
+  simdjson::dom::element e;
+  if (req.body["taskRunId"].get(e) == simdjson::SUCCESS) {
+    AGENT_ASSIGN_OR_RETURN(std::string id, json::as_string(e, "taskRunId"));
+    run = exec->find_task_run(id);
+    if (run == nullptr) {
+      return Error(Errc::kNotFound, "no task run '" + id + "' in execution " + exec->id,
+                   "taskRunId");
+    }
+  }
+  int64_t from = 0;
+  if (req.body["from"].get(e) == simdjson::SUCCESS) {
+    if (run == nullptr) {
+      return Error(Errc::kInvalidArgument, "'from' needs a taskRunId (line numbers are per task run)",
+                   "from");
+    }
+    AGENT_ASSIGN_OR_RETURN(from, json::as_int(e, "from"));
+    if (from < 0) return Error(Errc::kInvalidArgument, "must be 0 or more", "from");
+  }
+  bool follow = false;
+  if (req.body["follow"].get(e) == simdjson::SUCCESS) {
+    AGENT_ASSIGN_OR_RETURN(follow, json::as_bool(e, "follow"));
+  }
+  conn.send(proto::ok_line(req.id_json, "{}"));
+  streams_.logs(conn, req.id_json, *exec, run, static_cast<uint64_t>(from), follow);
+  return {};
+}
+
+Status Api::op_cancel(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"executionId"}));
+  AGENT_ASSIGN_OR_RETURN(Execution * exec, execution_of(req));
+  bool already = is_final(exec->state);
+  if (!already) {
+    log::info("cancel of execution " + exec->id + " requested by uid " +
+              std::to_string(conn.peer().uid) + " pid " + std::to_string(conn.peer().pid));
+    supervisor_.cancel(*exec);
+  }
+  std::string out;
+  json::Writer w(out);
+  w.begin_object().kv("executionId", exec->id).kv("state", state_name(exec->state));
+  if (already) w.kv_bool("alreadyFinal", true);
+  w.end_object();
+  conn.send(proto::ok_line(req.id_json, out));
+  return {};
+}
+
+Status Api::op_outputs(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"executionId"}));
+  AGENT_ASSIGN_OR_RETURN(Execution * exec, execution_of(req));
+  std::string out;
+  json::Writer w(out);
+  proto::write_outputs(w, *exec);
+  conn.send(proto::ok_line(req.id_json, out));
+  return {};
+}
+
+Status Api::op_stats(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {}));
+  std::string out;
+  json::Writer w(out);
+  w.begin_object();
+  supervisor_.write_stats(w);
+  w.kv("clients", static_cast<uint64_t>(server_ != nullptr ? server_->client_count() : 0));
+  w.kv("clientsAccepted", server_ != nullptr ? server_->accepted() : 0);
+  w.kv("requests", requests_).kv("requestErrors", request_errors_);
+  w.kv("watches", static_cast<uint64_t>(streams_.watch_count()));
+  w.kv("logStreams", static_cast<uint64_t>(streams_.follower_count()));
+  w.end_object();
+  conn.send(proto::ok_line(req.id_json, out));
+  return {};
+}
+
+}  // namespace agent::server

@@ -1,0 +1,56 @@
+// The protocol's operations (proto/PROTOCOL.md): decodes each request line,
+// answers it, and keeps the streams it opens. Errors are answered, never
+// fatal: a bad request costs its sender one error line.
+// Threading: loop thread only.
+#pragma once
+
+#include <simdjson.h>
+
+#include "agent/config/config.h"
+#include "agent/server/server.h"
+#include "agent/server/streams.h"
+#include "agent/supervisor/supervisor.h"
+#include "proto/request.h"
+
+namespace agent::server {
+
+class Api final : public ConnectionHandler, public SupervisorListener {
+ public:
+  Api(uv_loop_t* loop, Supervisor& supervisor, const AgentConfig& config);
+  void set_server(Server* server);
+
+  // ConnectionHandler
+  void on_request(Connection& conn, std::string_view line) override;
+  void on_oversize(Connection& conn, size_t limit) override;
+  void on_drain(Connection& conn) override;
+  void on_closed(Connection& conn) override;
+
+  // SupervisorListener
+  void on_state(Execution& exec, TaskRun* run) override;
+  void on_log_committed(Execution& exec, TaskRun& run) override;
+
+ private:
+  Status dispatch(Connection& conn, const proto::Request& req);
+  Status op_hello(Connection& conn, const proto::Request& req);
+  Status op_submit(Connection& conn, const proto::Request& req);
+  Status op_get(Connection& conn, const proto::Request& req);
+  Status op_list(Connection& conn, const proto::Request& req);
+  Status op_watch(Connection& conn, const proto::Request& req);
+  Status op_unwatch(Connection& conn, const proto::Request& req);
+  Status op_logs(Connection& conn, const proto::Request& req);
+  Status op_cancel(Connection& conn, const proto::Request& req);
+  Status op_outputs(Connection& conn, const proto::Request& req);
+  Status op_stats(Connection& conn, const proto::Request& req);
+  Result<Execution*> execution_of(const proto::Request& req);
+
+  uv_loop_t* loop_;
+  Supervisor& supervisor_;
+  const AgentConfig& config_;
+  Server* server_ = nullptr;
+  Streams streams_;
+  simdjson::dom::parser parser_;
+  uint64_t requests_ = 0;
+  uint64_t request_errors_ = 0;
+};
+
+}  // namespace agent::server

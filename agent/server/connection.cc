@@ -1,0 +1,146 @@
+#include "agent/server/connection.h"
+
+#include <sys/socket.h>
+
+namespace agent::server {
+
+namespace {
+
+struct WriteReq {
+  uv_write_t req;
+  std::string data;
+};
+
+}  // namespace
+
+int Connection::accept(uv_stream_t* server) {
+  int rc = uv_pipe_init(server->loop, &pipe_, 0);
+  if (rc != 0) return rc;
+  adopt(&pipe_);
+  rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&pipe_));
+  if (rc != 0) return rc;
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) == 0) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      peer_ = Peer{cred.pid, cred.uid, cred.gid};
+    }
+  }
+  return uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe_), on_alloc, on_read);
+}
+
+void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
+  auto& self = owner<Connection>(h);
+  *buf = uv_buf_init(self.read_buf_, sizeof self.read_buf_);
+}
+
+void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto& self = owner<Connection>(s);
+  if (nread > 0) {
+    self.consume(std::string_view(buf->base, static_cast<size_t>(nread)));
+  } else if (nread < 0) {
+    // EOF: the client is done sending. Its answers still go out if it reads them.
+    uv_read_stop(s);
+    if (nread == UV_EOF && !self.in_.empty() && !self.discarding_) {
+      std::string last = std::move(self.in_);
+      self.in_.clear();
+      self.handler_.on_request(self, last);
+    }
+    self.fail();
+  }
+}
+
+void Connection::consume(std::string_view data) {
+  while (!data.empty() && !closing_) {
+    size_t nl = data.find('\n');
+    if (discarding_) {
+      if (nl == std::string_view::npos) return;
+      discarding_ = false;
+      data.remove_prefix(nl + 1);
+      continue;
+    }
+    if (nl == std::string_view::npos) {
+      if (in_.size() + data.size() > max_request_) {
+        in_.clear();
+        discarding_ = true;
+        handler_.on_oversize(*this, max_request_);
+        return;
+      }
+      in_.append(data);
+      return;
+    }
+    if (in_.size() + nl > max_request_) {
+      in_.clear();
+      handler_.on_oversize(*this, max_request_);
+    } else if (in_.empty()) {
+      handler_.on_request(*this, data.substr(0, nl));
+    } else {
+      in_.append(data.substr(0, nl));
+      std::string line = std::move(in_);
+      in_.clear();
+      handler_.on_request(*this, line);
+    }
+    data.remove_prefix(nl + 1);
+  }
+}
+
+void Connection::send(std::string_view line) {
+  if (closing_) return;
+  out_.append(line);
+  if (backlog() > max_backlog_) {
+    // The client does not read what it asked for: drop it rather than grow.
+    fail();
+    return;
+  }
+  if (backlog() >= kLowWater) was_backlogged_ = true;
+}
+
+void Connection::flush() {
+  if (closing_ || out_.empty()) return;
+  auto* req = new WriteReq{};
+  req->data.swap(out_);
+  req->req.data = this;
+  uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
+  in_flight_ += req->data.size();
+  int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&pipe_), &buf, 1, on_written);
+  if (rc != 0) {
+    in_flight_ -= req->data.size();
+    delete req;
+    fail();
+  }
+}
+
+void Connection::on_written(uv_write_t* req, int status) noexcept {
+  auto* w = reinterpret_cast<WriteReq*>(req);
+  auto& self = *static_cast<Connection*>(req->data);
+  self.in_flight_ -= w->data.size();
+  delete w;
+  if (status != 0) {
+    self.fail();
+    return;
+  }
+  if (self.shutdown_after_flush_ && self.backlog() == 0) {
+    self.fail();
+    return;
+  }
+  if (self.was_backlogged_ && self.backlog() < kLowWater && !self.closing_) {
+    self.was_backlogged_ = false;
+    self.handler_.on_drain(self);
+  }
+}
+
+void Connection::shutdown() {
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe_));
+  shutdown_after_flush_ = true;
+  if (backlog() == 0) fail();
+}
+
+void Connection::fail() {
+  if (closing_) return;
+  closing_ = true;
+  handler_.on_closed(*this);
+  if (on_gone) on_gone(*this);
+}
+
+}  // namespace agent::server

@@ -1,0 +1,88 @@
+// One client of the control socket: newline-delimited requests in, responses
+// and events out, each direction bounded.
+// Ownership: the Server holds it until it closes; the last close callback frees
+// it. Threading: loop thread only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "agent/uv/closeable.h"
+
+namespace agent::server {
+
+class Connection;
+
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  virtual void on_request(Connection& conn, std::string_view line) = 0;
+  // The line was longer than the limit; it is being skipped.
+  virtual void on_oversize(Connection& conn, size_t limit) = 0;
+  // Unwritten output fell below the low-water mark after being above it.
+  virtual void on_drain(Connection& conn) = 0;
+  // The connection is going away; drop every reference to it.
+  virtual void on_closed(Connection& conn) = 0;
+};
+
+struct Peer {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+class Connection final : public uv::Closeable {
+ public:
+  static constexpr size_t kLowWater = 1u << 20;  // backlogged() below this again: on_drain
+
+  Connection(uint64_t id, ConnectionHandler& handler, size_t max_request, size_t max_backlog)
+      : id_(id), handler_(handler), max_request_(max_request), max_backlog_(max_backlog) {}
+
+  // Accepts a pending client of `server` and starts reading.
+  int accept(uv_stream_t* server);
+
+  uint64_t id() const { return id_; }
+  const Peer& peer() const { return peer_; }
+  // Queues a whole line (ending in '\n'); written once per loop iteration.
+  void send(std::string_view line);
+  // Bytes queued or being written.
+  size_t backlog() const { return out_.size() + in_flight_; }
+  bool backlogged() const { return backlog() >= kLowWater; }
+  bool closing() const { return closing_; }
+  // Writes what is queued now (the server calls it once per loop iteration).
+  void flush();
+  bool has_pending() const { return !out_.empty(); }
+  // Stops reading, lets queued output go, and closes.
+  void shutdown();
+
+  // Called by the server once it has dropped the connection.
+  std::function<void(Connection&)> on_gone;
+
+ private:
+  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_written(uv_write_t* req, int status) noexcept;
+  void consume(std::string_view data);
+  void fail();
+
+  uint64_t id_;
+  ConnectionHandler& handler_;
+  size_t max_request_;
+  size_t max_backlog_;
+  uv_pipe_t pipe_{};
+  Peer peer_;
+  std::string in_;        // an incomplete request line
+  bool discarding_ = false;  // skipping the rest of an oversize line
+  std::string out_;       // queued, not yet handed to uv_write
+  size_t in_flight_ = 0;  // handed to uv_write, not yet written
+  bool was_backlogged_ = false;
+  bool closing_ = false;
+  bool shutdown_after_flush_ = false;
+  char read_buf_[16384];
+};
+
+}  // namespace agent::server

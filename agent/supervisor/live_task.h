@@ -1,0 +1,43 @@
+// What a running task run holds while it runs: the runner's task, the output
+// line splitters, the log chunk being filled, and its timers.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/logstream/line.h"
+#include "agent/logstream/log_file.h"
+#include "agent/runner/runner.h"
+#include "agent/uv/timer.h"
+
+namespace agent {
+
+struct Execution;
+struct TaskRun;
+
+enum class KillReason : uint8_t { kNone, kCancel, kTimeout, kShutdown };
+
+struct LiveTask {
+  LiveTask(size_t max_line) : out(max_line), err(max_line) {}
+  ~LiveTask() {
+    uv::close(timeout_timer);
+    uv::close(kill_timer);
+  }
+
+  Execution* exec = nullptr;
+  runner::Runner* runner = nullptr;
+  std::unique_ptr<runner::RunnerTask> task;
+  logstream::LineSplitter out;
+  logstream::LineSplitter err;
+  bool debug = false;  // between Kestra's ##kestra:log:debug## and ##kestra:log:info## markers
+  std::shared_ptr<logstream::Chunk> chunk;  // being filled; null when empty
+  uint64_t log_key = 0;
+  std::string working_dir;
+  std::string timeout_text;  // as written, for the error message
+  KillReason kill_reason = KillReason::kNone;
+  bool runner_finished = false;
+  std::unique_ptr<uv::Timer> timeout_timer;
+  std::unique_ptr<uv::Timer> kill_timer;
+};
+
+}  // namespace agent

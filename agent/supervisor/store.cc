@@ -1,0 +1,167 @@
+#include "agent/supervisor/store.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+
+#include "agent/common/fs.h"
+#include "agent/common/time.h"
+#include "agent/json/read.h"
+#include "proto/encode.h"
+
+namespace agent::store {
+
+namespace {
+
+using json::Element;
+
+std::string get_string(simdjson::dom::object o, std::string_view key) {
+  std::string_view s;
+  if (o[key].get_string().get(s) != simdjson::SUCCESS) return {};
+  return std::string(s);
+}
+
+int64_t get_int(simdjson::dom::object o, std::string_view key, int64_t dflt = 0) {
+  int64_t v;
+  if (o[key].get_int64().get(v) != simdjson::SUCCESS) return dflt;
+  return v;
+}
+
+int64_t get_time(simdjson::dom::object o, std::string_view key) {
+  int64_t ms = 0;
+  std::string s = get_string(o, key);
+  if (!s.empty()) parse_iso8601(s, ms);
+  return ms;
+}
+
+State get_state(simdjson::dom::object o) {
+  State s = State::kFailed;
+  parse_state(get_string(o, "state"), s);
+  return s;
+}
+
+}  // namespace
+
+std::string encode_record(const Execution& exec, State final_state) {
+  std::string out;
+  json::Writer w(out);
+  proto::write_execution(w, exec, proto::ExecutionDetail{.outputs = true, .state = final_state});
+  out += '\n';
+  return out;
+}
+
+Result<std::unique_ptr<Execution>> decode_record(std::string_view text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(text.data(), text.size()).get(doc); err != simdjson::SUCCESS) {
+    return Error(Errc::kInvalidArgument, std::string("not JSON: ") + simdjson::error_message(err));
+  }
+  simdjson::dom::object o;
+  if (doc.get_object().get(o) != simdjson::SUCCESS) {
+    return Error(Errc::kInvalidArgument, "not an object");
+  }
+  auto exec = std::make_unique<Execution>();
+  exec->id = get_string(o, "id");
+  if (exec->id.empty()) return Error(Errc::kInvalidArgument, "no id");
+  exec->namespace_ = get_string(o, "namespace");
+  exec->flow_id = get_string(o, "flowId");
+  exec->state = get_state(o);
+  exec->task_count = static_cast<size_t>(get_int(o, "tasks"));
+  exec->created_ms = get_time(o, "createdAt");
+  exec->started_ms = get_time(o, "startedAt");
+  exec->ended_ms = get_time(o, "endedAt");
+  exec->error = get_string(o, "error");
+  simdjson::dom::object by;
+  if (o["submittedBy"].get_object().get(by) == simdjson::SUCCESS) {
+    exec->submitted_uid = static_cast<uint32_t>(get_int(by, "uid"));
+    exec->submitted_pid = static_cast<int32_t>(get_int(by, "pid"));
+  }
+  simdjson::dom::array runs;
+  if (o["taskRuns"].get_array().get(runs) == simdjson::SUCCESS) {
+    for (Element e : runs) {
+      simdjson::dom::object r;
+      if (e.get_object().get(r) != simdjson::SUCCESS) continue;
+      auto run = std::make_unique<TaskRun>();
+      run->id = get_string(r, "id");
+      run->task_id = get_string(r, "taskId");
+      run->type = get_string(r, "type");
+      run->runner = get_string(r, "runner");
+      run->attempt = static_cast<int>(get_int(r, "attempt", 1));
+      run->state = get_state(r);
+      int64_t code;
+      if (r["exitCode"].get_int64().get(code) == simdjson::SUCCESS) {
+        run->exit_code = static_cast<int>(code);
+      }
+      run->pid = get_int(r, "pid");
+      run->created_ms = get_time(r, "createdAt");
+      run->started_ms = get_time(r, "startedAt");
+      run->ended_ms = get_time(r, "endedAt");
+      run->log_lines = static_cast<uint64_t>(get_int(r, "logLines"));
+      run->committed_lines = run->log_lines;
+      run->error = get_string(r, "error");
+      simdjson::dom::object vars;
+      if (r["vars"].get_object().get(vars) == simdjson::SUCCESS) {
+        for (auto f : vars) run->vars.emplace_back(std::string(f.key), json::to_json(f.value));
+      }
+      simdjson::dom::array metrics;
+      if (r["metrics"].get_array().get(metrics) == simdjson::SUCCESS) {
+        for (Element me : metrics) {
+          simdjson::dom::object mo;
+          if (me.get_object().get(mo) != simdjson::SUCCESS) continue;
+          logstream::MetricEntry entry;
+          entry.name = get_string(mo, "name");
+          entry.type = get_string(mo, "type");
+          double v = 0;
+          if (mo["value"].get_double().get(v) != simdjson::SUCCESS) {
+            int64_t iv = 0;
+            if (mo["value"].get_int64().get(iv) != simdjson::SUCCESS) iv = 0;
+            v = static_cast<double>(iv);
+          }
+          entry.value = v;
+          simdjson::dom::object tags;
+          if (mo["tags"].get_object().get(tags) == simdjson::SUCCESS) {
+            for (auto t : tags) {
+              std::string_view tv;
+              if (t.value.get_string().get(tv) == simdjson::SUCCESS) {
+                entry.tags[std::string(t.key)] = std::string(tv);
+              }
+            }
+          }
+          run->metrics.add(entry);
+        }
+      }
+      exec->task_runs.push_back(std::move(run));
+    }
+  }
+  exec->next_task = exec->task_count;
+  return exec;
+}
+
+std::vector<std::unique_ptr<Execution>> load_all(const std::string& dir,
+                                                 std::vector<std::string>& errors) {
+  std::vector<std::unique_ptr<Execution>> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* ent = readdir(d)) {
+    std::string name = ent->d_name;
+    if (name.size() < 6 || name.compare(name.size() - 5, 5, ".json") != 0) continue;
+    std::string path = dir + "/" + name;
+    auto text = fs::read_file(path);
+    if (!text.ok()) {
+      errors.push_back(text.error().message());
+      continue;
+    }
+    auto exec = decode_record(*text);
+    if (!exec.ok()) {
+      errors.push_back(path + ": " + exec.error().message());
+      continue;
+    }
+    out.push_back(std::move(exec).value());
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->created_ms < b->created_ms; });
+  return out;
+}
+
+}  // namespace agent::store

@@ -1,0 +1,74 @@
+#include "agent/uv/closeable.h"
+
+#include "agent/common/result.h"
+
+namespace agent::uv {
+
+namespace {
+
+// Deletes an object that has no handle left to wait for, on the next loop
+// iteration, so that it never dies inside one of its own callbacks.
+struct DeferredDelete {
+  uv_idle_t idle;
+  Closeable* victim;
+};
+
+void deferred_delete_run(uv_idle_t* idle) noexcept {
+  uv_idle_stop(idle);
+  uv_close(reinterpret_cast<uv_handle_t*>(idle), [](uv_handle_t* h) noexcept {
+    auto* d = static_cast<DeferredDelete*>(h->data);
+    delete d->victim;
+    delete d;
+  });
+}
+
+}  // namespace
+
+void Closeable::close(std::unique_ptr<Closeable> self) noexcept {
+  Closeable* obj = self.release();
+  obj->on_closing();
+  obj->released_ = true;
+  for (int i = 0; i < obj->count_; i++) {
+    uv_handle_t* h = obj->handles_[i];
+    if (h != nullptr && !uv_is_closing(h)) {
+      obj->pending_++;
+      uv_close(h, &Closeable::on_closed);
+    }
+    obj->handles_[i] = nullptr;
+  }
+  if (obj->pending_ > 0) return;
+  if (obj->loop_ == nullptr) {
+    delete obj;  // never adopted a handle: nothing of libuv's refers to it
+    return;
+  }
+  auto* d = new DeferredDelete{};
+  d->victim = obj;
+  d->idle.data = d;
+  uv_idle_init(obj->loop_, &d->idle);
+  uv_idle_start(&d->idle, deferred_delete_run);
+}
+
+void Closeable::close_handle(uv_handle_t* handle) noexcept {
+  for (int i = 0; i < count_; i++) {
+    if (handles_[i] == handle) {
+      handles_[i] = nullptr;
+      if (!uv_is_closing(handle)) {
+        pending_++;
+        uv_close(handle, &Closeable::on_closed);
+      }
+      return;
+    }
+  }
+}
+
+void Closeable::on_closed(uv_handle_t* handle) noexcept {
+  auto* obj = static_cast<Closeable*>(handle->data);
+  obj->pending_--;
+  obj->maybe_delete();
+}
+
+void Closeable::maybe_delete() noexcept {
+  if (released_ && pending_ == 0) delete this;
+}
+
+}  // namespace agent::uv

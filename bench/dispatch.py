@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""Benchmark client for runnerd (python3 standard library only).
+
+Two modes, both over the agent's Unix socket (proto/PROTOCOL.md, version 1):
+
+Dispatch (default):
+    dispatch.py --socket PATH [--n N] [--window W] [--timeout S]
+  Sends `hello`, opens a `watch` on every execution (no executionId), waits for
+  both responses, then pipelines N `submit`s of a one-task flow running
+  /bin/true and waits until every submitted execution has reported a final
+  state (SUCCESS, WARNING, FAILED, KILLED) on the watch stream. Prints one JSON
+  line:
+    {"tasks":N,"seconds":S,"tasks_per_s":R,"failed":F,...}
+  `failed` counts submits refused by the agent and executions whose final state
+  is not SUCCESS.
+
+Log ingest:
+    dispatch.py --socket PATH --log-bytes B [--timeout S]
+  Submits one task running
+    /bin/sh -c "yes '<LOG_LINE>' | head -c B"
+  (the same command as bench_pipe_raw), measures from the submit until the
+  execution's final state (the agent reports the final state only once the
+  task's whole log is stored), then reads the stored log back with a
+  non-follow `logs` request and checks that the messages, each followed by
+  '\n', reproduce the B bytes exactly (byte count and sha256 of the text
+  generated here with the same line). Prints one JSON line:
+    {"bytes":B,"seconds":S,"mb_s":R,"verified":true|false,...}
+  (MB = 1e6 bytes).
+
+Exit status: 0 on success, 1 if any task failed or verification failed (the
+JSON line is still printed), 2 on usage, connection or protocol errors and
+timeouts.
+
+Reading and writing are concurrent: a sender thread writes the submits while
+the main thread reads responses and events, so neither side can deadlock on a
+full socket buffer.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import select
+import socket
+import sys
+import threading
+import time
+
+# Same text as bench/pipe_raw.c; `yes` writes it followed by '\n' forever.
+LOG_LINE = "log line from the benchmark writer 0123456789 abcdefghij"
+FINAL_STATES = ("SUCCESS", "WARNING", "FAILED", "KILLED")
+_FINAL_STATE_BYTES = tuple(s.encode() for s in FINAL_STATES)
+CLIENT = "bench/dispatch.py 0.1"
+
+
+class BenchError(Exception):
+    pass
+
+
+def dispatch_flow(i):
+    # With Kestra's Commands semantics, an empty `interpreter` and no
+    # `beforeCommands` means the commands are the argv themselves (no shell):
+    # ["/bin/true"] makes the agent posix_spawn /bin/true directly, which is
+    # exactly the child bench_spawn_raw spawns, so the two rates compare the
+    # agent's overhead only, not the cost of starting a shell.
+    return {
+        "id": "b%d" % i,
+        "namespace": "bench",
+        "tasks": [
+            {
+                "id": "t",
+                "type": "io.kestra.plugin.scripts.shell.Commands",
+                "taskRunner": {"type": "io.kestra.plugin.core.runner.Process"},
+                "interpreter": [],
+                "commands": ["/bin/true"],
+            }
+        ],
+    }
+
+
+def log_script(nbytes):
+    return "yes '%s' | head -c %d" % (LOG_LINE, nbytes)
+
+
+def log_flow(nbytes):
+    return {
+        "id": "logbench",
+        "namespace": "bench",
+        "tasks": [
+            {
+                "id": "t",
+                "type": "io.kestra.plugin.scripts.shell.Commands",
+                "taskRunner": {"type": "io.kestra.plugin.core.runner.Process"},
+                "interpreter": ["/bin/sh", "-c"],
+                "commands": [log_script(nbytes)],
+            }
+        ],
+    }
+
+
+def encode(msg):
+    return (json.dumps(msg, separators=(",", ":")) + "\n").encode()
+
+
+def expected_text_digest(nbytes):
+    """sha256 of the first nbytes of `yes LOG_LINE`, plus a final '\n' when the
+    text does not end with one (the agent stores a trailing partial line as a
+    line of its own, which the reconstruction below ends with '\n')."""
+    line = (LOG_LINE + "\n").encode()
+    block = line * ((1 << 20) // len(line))  # ~1 MiB of whole lines
+    h = hashlib.sha256()
+    full, rest = divmod(nbytes, len(block))
+    for _ in range(full):
+        h.update(block)
+    h.update(block[:rest])
+    extra_newline = nbytes > 0 and nbytes % len(line) != 0
+    if extra_newline:
+        h.update(b"\n")
+    return h.hexdigest(), extra_newline
+
+
+def proc_cpu(pid):
+    """(own user+sys, reaped children's user+sys) in seconds, or None."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read()
+        fields = data[data.rindex(b")") + 2:].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        # fields[0] is field 3 (state); utime/stime/cutime/cstime are 14..17.
+        own = (int(fields[11]) + int(fields[12])) / tick
+        children = (int(fields[13]) + int(fields[14])) / tick
+        return own, children
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Conn:
+    """One connection: a blocking socket, a line reader driven by poll (so the
+    reader can honour a deadline) and a sender thread for bulk writes."""
+
+    def __init__(self, path, deadline, coalesce_s=0.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.connect(path)
+        except OSError as e:
+            raise BenchError("cannot connect to %s: %s" % (path, e))
+        self.deadline = deadline
+        self.poller = select.poll()
+        self.poller.register(self.sock.fileno(), select.POLLIN)
+        self.buf = bytearray(1 << 20)
+        self.view = memoryview(self.buf)
+        self.pending = []  # bytes received after the last '\n'
+        self.lines = []
+        self.pos = 0
+        self.send_error = None
+        self.sender = None
+        # After a short read, wait this long before the next one so that one
+        # wake-up handles many events: the client shares the CPUs with the
+        # agent and its children, and a wake-up per event would cost more
+        # client CPU than the agent spends per task.
+        self.coalesce_s = coalesce_s
+        self.last_short = False
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def send_async(self, chunks, gate=None):
+        """Writes every chunk from a thread. With `gate` (a semaphore), acquires
+        it before each chunk."""
+
+        def run():
+            try:
+                for chunk in chunks:
+                    if gate is not None:
+                        gate.acquire()
+                    self.sock.sendall(chunk)
+            except OSError as e:
+                self.send_error = e
+
+        self.sender = threading.Thread(target=run, name="sender", daemon=True)
+        self.sender.start()
+
+    def read_lines(self):
+        """Waits for data and returns the complete lines received (possibly
+        none), without their '\n'."""
+        if self.last_short and self.coalesce_s > 0:
+            time.sleep(self.coalesce_s)
+        while True:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise BenchError("timed out")
+            if self.poller.poll(min(left, 1.0) * 1000):
+                break
+        # recv_into a reused buffer: recv(1 MiB), which allocates a fresh 1 MiB
+        # object per call, cost about twice the client CPU per task here.
+        n = self.sock.recv_into(self.buf)
+        if n == 0:
+            raise BenchError("the agent closed the connection")
+        self.last_short = n < 65536
+        data = bytes(self.view[:n])
+        last = data.rfind(b"\n")
+        if last < 0:
+            self.pending.append(data)
+            return []
+        if self.pending:
+            self.pending.append(data[: last + 1])
+            whole = b"".join(self.pending)
+        else:
+            whole = data[: last + 1] if last + 1 < n else data
+        self.pending = [data[last + 1:]] if last + 1 < n else []
+        lines = whole.split(b"\n")
+        lines.pop()  # empty string after the final '\n'
+        return lines
+
+    def batch(self):
+        """The lines not yet returned by line(), else the next lines read."""
+        if self.pos < len(self.lines):
+            rest = self.lines[self.pos:]
+            self.lines, self.pos = [], 0
+            return rest
+        return self.read_lines()
+
+    def line(self):
+        while self.pos >= len(self.lines):
+            self.lines = self.read_lines()
+            self.pos = 0
+        line = self.lines[self.pos]
+        self.pos += 1
+        return line
+
+    def request(self, msg):
+        """Sends one request and returns its response, skipping lines of other
+        ids (only used before any stream is busy)."""
+        self.send(encode(msg))
+        while True:
+            m = json.loads(self.line())
+            if m.get("id") == msg["id"] and "ok" in m:
+                return m
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def check_ok(resp, what):
+    if not resp.get("ok"):
+        raise BenchError("%s refused: %s" % (what, json.dumps(resp.get("error"))))
+    return resp.get("result", {})
+
+
+def agent_pid(conn):
+    hello = check_ok(
+        conn.request({"id": "hello", "op": "hello", "versions": [1], "client": CLIENT}), "hello"
+    )
+    pid = hello.get("pid")
+    return pid if isinstance(pid, int) else None
+
+
+def stats(conn, rid):
+    """The agent's counters, or None if it does not answer `stats`."""
+    resp = conn.request({"id": rid, "op": "stats"})
+    return resp.get("result") if resp.get("ok") else None
+
+
+def run_dispatch(args):
+    n = args.n
+    deadline = time.monotonic() + args.timeout
+    conn = Conn(args.socket, deadline, args.coalesce_ms / 1000.0)
+    pid = agent_pid(conn)
+    stats0 = stats(conn, "stats")
+    check_ok(conn.request({"id": "watch", "op": "watch"}), "watch")
+
+    reqs = [encode({"id": i, "op": "submit", "flow": dispatch_flow(i)}) for i in range(n)]
+    if args.window > 0:
+        gate = threading.Semaphore(args.window)
+        chunks = reqs
+    else:
+        gate = None
+        chunks = [b"".join(reqs[i: i + 256]) for i in range(0, n, 256)]
+
+    submitted = set()  # executionIds accepted
+    finals = {}  # executionId -> first final state seen
+    states = {}
+    refused = 0
+    completed = 0
+    first_error = None
+
+    cpu0 = proc_cpu(pid) if pid else None
+    client0 = time.process_time()
+    t0 = time.monotonic()
+    conn.send_async(chunks, gate)
+    while completed < n:
+        if conn.send_error is not None:
+            raise BenchError("sending submits failed: %s" % conn.send_error)
+        for line in conn.batch():
+            if b'"taskRunId"' in line:
+                continue  # a task run's state, not the execution's
+            if b'"event"' in line:
+                if not any(s in line for s in _FINAL_STATE_BYTES):
+                    continue
+                m = json.loads(line)
+                if m.get("event") != "state" or m.get("state") not in FINAL_STATES:
+                    continue
+                eid = m.get("executionId")
+                if eid is None or eid in finals:
+                    continue
+                finals[eid] = m["state"]
+                if eid in submitted:
+                    completed += 1
+                    states[m["state"]] = states.get(m["state"], 0) + 1
+                    if gate is not None:
+                        gate.release()
+                continue
+            m = json.loads(line)
+            if not isinstance(m.get("id"), int):
+                continue
+            if m.get("ok"):
+                eid = m["result"]["executionId"]
+                submitted.add(eid)
+                if eid in finals:
+                    completed += 1
+                    states[finals[eid]] = states.get(finals[eid], 0) + 1
+                    if gate is not None:
+                        gate.release()
+            else:
+                refused += 1
+                completed += 1
+                if first_error is None:
+                    first_error = m.get("error")
+                if gate is not None:
+                    gate.release()
+    seconds = time.monotonic() - t0
+    client_cpu = time.process_time() - client0
+    cpu1 = proc_cpu(pid) if pid else None
+    conn.close()
+
+    failed = refused + sum(v for k, v in states.items() if k != "SUCCESS")
+    out = {
+        "tasks": n,
+        "seconds": round(seconds, 6),
+        "tasks_per_s": round(n / seconds, 1),
+        "failed": failed,
+        "refused": refused,
+        "states": states,
+        "window": args.window,
+        "client_cpu_us_per_task": round(client_cpu * 1e6 / n, 1),
+    }
+    if stats0 and "maxRunning" in stats0:
+        out["agent_max_running"] = stats0["maxRunning"]
+    if cpu0 and cpu1:
+        out["agent_cpu_us_per_task"] = round((cpu1[0] - cpu0[0]) * 1e6 / n, 1)
+        out["agent_children_cpu_us_per_task"] = round((cpu1[1] - cpu0[1]) * 1e6 / n, 1)
+    if first_error is not None:
+        print("dispatch: first refused submit: %s" % json.dumps(first_error), file=sys.stderr)
+    print(json.dumps(out), flush=True)
+    return 0 if failed == 0 else 1
+
+
+def run_log(args):
+    nbytes = args.log_bytes
+    deadline = time.monotonic() + args.timeout
+    conn = Conn(args.socket, deadline)
+    pid = agent_pid(conn)
+    check_ok(conn.request({"id": "watch", "op": "watch"}), "watch")
+    stats0 = stats(conn, "stats0")
+
+    cpu0 = proc_cpu(pid) if pid else None
+    t0 = time.monotonic()
+    conn.send(encode({"id": "submit", "op": "submit", "flow": log_flow(nbytes)}))
+    eid = None
+    finals = {}
+    while eid is None or eid not in finals:
+        line = conn.line()
+        if b'"taskRunId"' in line:
+            continue
+        m = json.loads(line)
+        if m.get("id") == "submit" and "ok" in m:
+            eid = check_ok(m, "submit")["executionId"]
+        elif m.get("event") == "state" and m.get("state") in FINAL_STATES:
+            finals.setdefault(m.get("executionId"), m["state"])
+    seconds = time.monotonic() - t0
+    cpu1 = proc_cpu(pid) if pid else None
+    state = finals[eid]
+    conn.send(encode({"id": "unwatch", "op": "unwatch", "stream": "watch"}))
+    stats1 = stats(conn, "stats1")
+
+    # Read the stored log back and rebuild the byte stream.
+    expected, extra_newline = expected_text_digest(nbytes)
+    v0 = time.monotonic()
+    conn.send(encode({"id": "logs", "op": "logs", "executionId": eid}))
+    h = hashlib.sha256()
+    got = 0
+    lines = 0
+    next_seq = {}
+    seq_ok = True
+    end_state = None
+    while True:
+        line = conn.line()
+        if b'"logs"' not in line:
+            continue  # the end of the watch, the unwatch reply
+        m = json.loads(line)
+        if m.get("id") != "logs":
+            continue
+        if "ok" in m:
+            check_ok(m, "logs")
+            continue
+        ev = m.get("event")
+        if ev == "end":
+            end_state = m.get("state")
+            break
+        if ev != "logs":
+            continue
+        batch = m.get("lines", [])
+        if not batch:
+            continue
+        trid = m.get("taskRunId")
+        want = next_seq.get(trid, 0)
+        if batch[0].get("seq") != want or batch[-1].get("seq") != want + len(batch) - 1:
+            seq_ok = False
+        next_seq[trid] = want + len(batch)
+        text = ("\n".join(x["message"] for x in batch) + "\n").encode()
+        h.update(text)
+        got += len(text)
+        lines += len(batch)
+    verify_seconds = time.monotonic() - v0
+    conn.close()
+
+    rebuilt = got - (1 if extra_newline else 0)
+    verified = (
+        state == "SUCCESS" and seq_ok and rebuilt == nbytes and h.hexdigest() == expected
+    )
+    out = {
+        "bytes": nbytes,
+        "seconds": round(seconds, 6),
+        "mb_s": round(nbytes / 1e6 / seconds, 1),
+        "verified": verified,
+        "state": state,
+        "log_lines": lines,
+        "log_bytes_rebuilt": rebuilt,
+        "seq_contiguous": seq_ok,
+        "logs_end_state": end_state,
+        "verify_seconds": round(verify_seconds, 3),
+    }
+    if cpu0 and cpu1:
+        out["agent_cpu_s"] = round(cpu1[0] - cpu0[0], 3)
+    if stats0 and stats1:
+        for key in ("logBytesIn", "logBytesStored"):
+            a, b = stats0.get(key), stats1.get(key)
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+                out[key] = b - a
+        if out.get("logBytesStored"):
+            out["compression_ratio"] = round(out.get("logBytesIn", 0) / out["logBytesStored"], 2)
+    if not verified:
+        print(
+            "dispatch: log verification failed: state %s, seq contiguous %s, %d bytes rebuilt "
+            "of %d, sha256 %s vs expected %s"
+            % (state, seq_ok, rebuilt, nbytes, h.hexdigest(), expected),
+            file=sys.stderr,
+        )
+    print(json.dumps(out), flush=True)
+    return 0 if verified else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--socket", required=True, help="the agent's Unix socket")
+    p.add_argument("-n", "--n", type=int, default=10000, help="tasks to dispatch (default 10000)")
+    p.add_argument(
+        "--window",
+        type=int,
+        default=0,
+        help="at most this many submitted executions not yet final (default 0: no limit, "
+        "all N are pipelined and the agent queues them)",
+    )
+    p.add_argument("--coalesce-ms", type=float, default=5.0,
+                   help="dispatch mode: after a short read, wait this long before reading "
+                   "again so one wake-up handles many events (default 5; 0: off)")
+    p.add_argument("--log-bytes", type=int, default=None, metavar="B",
+                   help="log ingest mode: one task writing B bytes of log text")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds (default 900)")
+    args = p.parse_args()
+    if args.log_bytes is None and args.n <= 0:
+        p.error("--n must be positive")
+    if args.log_bytes is not None and args.log_bytes < 0:
+        p.error("--log-bytes must be >= 0")
+    try:
+        if args.log_bytes is not None:
+            return run_log(args)
+        return run_dispatch(args)
+    except BenchError as e:
+        print("dispatch: %s" % e, file=sys.stderr)
+        return 2
+    except (KeyError, TypeError, ValueError) as e:
+        print("dispatch: unexpected message from the agent: %r" % (e,), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR: measures runnerd against same-run physical baselines.
+#
+# Builds nothing (`make bench` builds first). Starts BUILD_DIR/runnerd on a
+# private socket and state directory with `maxRunning: $INFLIGHT`, then, in one
+# run:
+#   raw spawn      bench_spawn_raw N INFLIGHT                 } twice, alternating:
+#   agent dispatch dispatch.py --n N (one /bin/true per task) } raw, agent, raw, agent
+#   raw pipe read  bench_pipe_raw LOG_BYTES
+#   agent log      dispatch.py --log-bytes LOG_BYTES (then reads the log back and verifies it)
+# and prints `bench: NAME VALUE UNIT` lines; ratios are agent / baseline of this
+# run (means over the rounds). Writes bench/results/latest.json.
+#
+# Environment: N (default 10000), LOG_BYTES (default 1073741824), INFLIGHT
+# (default 64), TMPDIR (where the agent's state lives; default /tmp),
+# AGENT_CONFIG (extra YAML lines for the agent's config file, e.g.
+# $'process:\n  cgroups: false').
+# Exits non-zero if any step fails, a task fails, or the log does not verify.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+  echo "usage: bench/run.sh BUILD_DIR" >&2
+  exit 2
+fi
+BUILD=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+N=${N:-10000}
+LOG_BYTES=${LOG_BYTES:-1073741824}
+INFLIGHT=${INFLIGHT:-64}
+
+say() { echo "run.sh: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+for bin in runnerd bench_spawn_raw bench_pipe_raw; do
+  [ -x "$BUILD/$bin" ] || die "$BUILD/$bin is missing (run 'make bench', which builds first)"
+done
+command -v python3 >/dev/null || die "python3 is required for bench/dispatch.py"
+
+# Descriptors: the agent holds 2 pipes per running task plus its clients.
+hard=$(ulimit -Hn)
+ulimit -n "$hard" 2>/dev/null || say "could not raise ulimit -n to $hard"
+say "ulimit -n $(ulimit -n)"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/runnerd-bench.XXXXXX")
+AGENT_PID=""
+
+agent_alive() { [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; }
+
+agent_stderr() {
+  if [ -s "$T/agent.err" ]; then
+    say "runnerd stderr (last 40 lines):"
+    tail -n 40 "$T/agent.err" >&2
+  fi
+}
+
+# Stops the agent with SIGTERM (SIGKILL after 30 s). Returns 1 if it had to be
+# killed or did not exit cleanly (0, or 143 = terminated by the SIGTERM itself).
+stop_agent() {
+  [ -n "$AGENT_PID" ] || return 0
+  local pid=$AGENT_PID rc=0
+  AGENT_PID=""
+  if kill -TERM "$pid" 2>/dev/null; then
+    for _ in $(seq 300); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "runnerd did not exit 30 s after SIGTERM; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      return 1
+    fi
+  fi
+  wait "$pid" 2>/dev/null || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 143 ]; then
+    say "runnerd exited with status $rc after SIGTERM"
+    agent_stderr
+    return 1
+  fi
+  return 0
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  stop_agent || rc=1
+  rm -rf "$T"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+printf 'maxRunning: %d\n' "$INFLIGHT" >"$T/agent.yaml"
+if [ -n "${AGENT_CONFIG:-}" ]; then
+  printf '%s\n' "$AGENT_CONFIG" >>"$T/agent.yaml"
+fi
+"$BUILD/runnerd" --socket "$T/s.sock" --state-dir "$T/state" --config "$T/agent.yaml" \
+  >"$T/agent.out" 2>"$T/agent.err" &
+AGENT_PID=$!
+for _ in $(seq 100); do
+  [ -S "$T/s.sock" ] && break
+  if ! agent_alive; then
+    rc=0
+    wait "$AGENT_PID" 2>/dev/null || rc=$?
+    AGENT_PID=""
+    say "runnerd exited with status $rc during startup; its config file was:"
+    cat "$T/agent.yaml" >&2
+    agent_stderr
+    die "runnerd did not start"
+  fi
+  sleep 0.1
+done
+if [ ! -S "$T/s.sock" ]; then
+  agent_stderr
+  die "runnerd did not create $T/s.sock within 10 s"
+fi
+say "runnerd pid $AGENT_PID, socket $T/s.sock, N=$N, INFLIGHT=$INFLIGHT, LOG_BYTES=$LOG_BYTES"
+
+# step NAME CMD...: runs CMD, keeps the last line of its stdout (a JSON object)
+# in $T/NAME.json, records a failure if it exits non-zero or prints no JSON.
+FAILED=()
+step() {
+  local name=$1 rc=0
+  shift
+  say "$name: $*"
+  "$@" >"$T/$name.out" || rc=$?
+  tail -n 1 "$T/$name.out" >"$T/$name.json"
+  if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/$name.json" 2>/dev/null; then
+    rm -f "$T/$name.json"
+    if [ "$rc" -eq 0 ]; then rc=1; fi
+  fi
+  if [ -f "$T/$name.json" ]; then
+    say "$name: $(cat "$T/$name.json")"
+    # The comparison with the raw baseline only holds at the same parallelism.
+    local mr
+    mr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("agent_max_running", ""))' \
+      "$T/$name.json")
+    if [ -n "$mr" ] && [ "$mr" != "None" ] && [ "$mr" != "$INFLIGHT" ]; then
+      say "$name: the agent reports maxRunning $mr, not $INFLIGHT as configured"
+      if [ "$rc" -eq 0 ]; then rc=1; fi
+    fi
+  fi
+  if [ "$rc" -ne 0 ]; then
+    FAILED+=("$name (exit $rc)")
+    say "$name FAILED (exit $rc)"
+    agent_alive || { agent_stderr; say "runnerd is no longer running"; }
+  fi
+}
+
+DISPATCH=(python3 "$HERE/dispatch.py" --socket "$T/s.sock")
+for round in 1 2; do
+  step "raw_spawn_$round" "$BUILD/bench_spawn_raw" "$N" "$INFLIGHT"
+  step "dispatch_$round" "${DISPATCH[@]}" --n "$N"
+done
+step raw_pipe "$BUILD/bench_pipe_raw" "$LOG_BYTES"
+step log_ingest "${DISPATCH[@]}" --log-bytes "$LOG_BYTES"
+
+stop_agent || FAILED+=("runnerd shutdown")
+
+mkdir -p "$HERE/results"
+FAILED_LIST=$(printf '%s\n' "${FAILED[@]+"${FAILED[@]}"}")
+export FAILED_LIST
+python3 - "$T" "$HERE/results/latest.json" "$N" "$INFLIGHT" "$LOG_BYTES" <<'EOF' || FAILED+=("report")
+import datetime, json, os, platform, subprocess, sys
+
+tmp, out_path, n, inflight, log_bytes = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+raw = {}
+for name in ("raw_spawn_1", "dispatch_1", "raw_spawn_2", "dispatch_2", "raw_pipe", "log_ingest"):
+    try:
+        with open(os.path.join(tmp, name + ".json")) as f:
+            raw[name] = json.load(f)
+    except (OSError, ValueError):
+        pass
+
+def mean(xs):
+    return sum(xs) / len(xs) if xs else None
+
+results = {}
+def put(name, value, unit):
+    if value is not None:
+        results[name] = {"value": value, "unit": unit}
+
+spawn = [raw[k]["tasks_per_s"] for k in ("raw_spawn_1", "raw_spawn_2") if k in raw]
+disp = [raw[k]["tasks_per_s"] for k in ("dispatch_1", "dispatch_2") if k in raw]
+put("raw_spawn_tasks_s", round(mean(spawn), 1) if spawn else None, "tasks/s")
+put("process_dispatch_tasks_s", round(mean(disp), 1) if disp else None, "tasks/s")
+if spawn and disp:
+    put("process_dispatch_ratio", round(mean(disp) / mean(spawn), 3), "ratio")
+def rate(name):  # bytes per second, unrounded
+    r = raw.get(name)
+    return r["bytes"] / r["seconds"] if r and r.get("seconds") else None
+pipe, log = rate("raw_pipe"), rate("log_ingest")
+put("raw_pipe_read_mb_s", raw.get("raw_pipe", {}).get("mb_s"), "MB/s")
+put("log_ingest_mb_s", raw.get("log_ingest", {}).get("mb_s"), "MB/s")
+if pipe and log is not None:
+    put("log_ingest_ratio", round(log / pipe, 3), "ratio")
+if "log_ingest" in raw:
+    put("log_ingest_verified", 1 if raw["log_ingest"].get("verified") is True else 0, "bool")
+
+for name, r in results.items():
+    print("bench: %s %s %s" % (name, r["value"], r["unit"]), flush=True)
+
+def git_head():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=os.path.dirname(out_path), check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+failed = [x for x in os.environ.get("FAILED_LIST", "").split("\n") if x]
+doc = {
+    "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "host": {"nproc": os.cpu_count(), "kernel": platform.release(), "machine": platform.machine()},
+    "commit": git_head(),
+    "params": {"N": n, "inflight": inflight, "log_bytes": log_bytes},
+    "agent_config": open(os.path.join(tmp, "agent.yaml")).read(),
+    "ok": not failed,
+    "failed_steps": failed,
+    "results": results,
+    "raw": raw,
+}
+with open(out_path + ".tmp", "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+os.replace(out_path + ".tmp", out_path)
+EOF
+
+if [ ${#FAILED[@]} -ne 0 ]; then
+  say "FAILED: ${FAILED[*]} (a failed log_ingest includes a log that did not verify)"
+  exit 1
+fi
+say "results in $HERE/results/latest.json"

@@ -1,0 +1,13 @@
+#include "runners/builtin.h"
+
+#include "runners/process/process_runner.h"
+
+namespace runners {
+
+agent::Status register_builtin_runners(agent::runner::Registry& registry) {
+  // Adding a runner: one folder under runners/ and one line here.
+  AGENT_TRY(registry.add(std::make_unique<process::Factory>()));  // io.kestra.plugin.core.runner.Process
+  return {};
+}
+
+}  // namespace runners

@@ -1,0 +1,340 @@
+#include "runners/process/process_runner.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "agent/json/read.h"
+#include "agent/log/log.h"
+#include "agent/uv/closeable.h"
+#include "runners/process/spawn.h"
+#include "runners/process/task_cgroup.h"
+
+namespace runners::process {
+
+namespace {
+
+using agent::runner::ExitStatus;
+using agent::runner::KillMode;
+using agent::runner::OutputStream;
+using agent::runner::TaskObserver;
+
+class ProcessRunner;
+
+// One child: its pid, pidfd poll, two output pipes and a drain timer.
+// Ownership: the supervisor holds it (as a RunnerTask) until release(), which
+// closes the handles; the last close callback frees it. Loop thread only.
+class ProcessTask final : public agent::uv::Closeable, public agent::runner::RunnerTask {
+ public:
+  ProcessTask(ProcessRunner& runner, TaskObserver& observer) : runner_(runner), observer_(observer) {}
+
+  agent::Status open(uv_loop_t* loop, const Spawned& s);
+  std::string external_id() const override { return "pid " + std::to_string(pid_); }
+  int64_t pid() const override { return pid_; }
+
+  void kill(KillMode mode);
+  void set_paused(bool paused);
+
+  std::string cgroup_dir;
+
+ private:
+  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_exit_readable(uv_poll_t* p, int status, int events) noexcept;
+  static void on_drain_timeout(uv_timer_t* t) noexcept;
+  void pipe_done(uv_pipe_t* pipe);
+  void maybe_finish();
+  void kill_leftovers();
+
+  ProcessRunner& runner_;
+  TaskObserver& observer_;
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  uv_pipe_t out_{};
+  uv_pipe_t err_{};
+  uv_poll_t exit_poll_{};
+  uv_timer_t drain_timer_{};
+  bool out_open_ = false;
+  bool err_open_ = false;
+  bool exited_ = false;
+  bool finished_ = false;
+  bool paused_ = false;
+  int wait_status_ = 0;
+
+  friend class ProcessRunner;
+
+ public:
+  // Runs after every handle's close callback: the poll handle no longer watches
+  // the pidfd, so it can be closed.
+  ~ProcessTask() override {
+    if (pidfd_ >= 0) ::close(pidfd_);
+  }
+};
+
+class ProcessRunner final : public agent::runner::Runner {
+ public:
+  ProcessRunner(uv_loop_t* loop, const agent::AgentConfig& config) : loop_(loop), config_(config) {}
+  void close() override {
+    for (auto& dir : pending_cgroups_) (void)cgroup::remove(dir);
+    pending_cgroups_.clear();
+    // The agent's own cgroup directory goes when its last task's did.
+    if (cgroups_.enabled()) (void)cgroup::remove(cgroups_.dir());
+    if (retry_timer_ != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t*>(retry_timer_),
+               [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+      retry_timer_ = nullptr;
+    }
+  }
+
+  void init_cgroups() {
+    if (!config_.process_cgroups) {
+      agent::log::info("process runner: cgroups disabled by configuration; tasks are tracked by "
+                       "process group");
+      return;
+    }
+    // One directory per agent state dir, so side-by-side agents never touch
+    // each other's tasks.
+    uint64_t h = 1469598103934665603ull;
+    for (char c : config_.state_dir) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    char name[40];
+    std::snprintf(name, sizeof name, "runnerd-%016llx", static_cast<unsigned long long>(h));
+    agent::Status st = cgroups_.init(name);
+    if (!st.ok()) {
+      agent::log::warn("process runner: " + st.error().message() +
+                       "; tasks are tracked by process group only, so a descendant that calls "
+                       "setsid can outlive its task");
+    } else {
+      agent::log::info("process runner: task cgroups under " + cgroups_.dir());
+    }
+  }
+
+  agent::Status validate(std::string_view runner_json) const override {
+    if (runner_json.empty()) return {};
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(runner_json).get(doc) != simdjson::SUCCESS) {
+      return agent::Error(agent::Errc::kInvalidArgument, "taskRunner is not valid JSON");
+    }
+    simdjson::dom::object obj;
+    if (doc.get_object().get(obj) != simdjson::SUCCESS) return {};
+    for (auto field : obj) {
+      if (field.key != "type") {
+        return agent::Error(agent::Errc::kInvalidArgument,
+                            "the Process runner has no properties besides 'type'",
+                            std::string(field.key));
+      }
+    }
+    return {};
+  }
+
+  agent::Result<std::unique_ptr<agent::runner::RunnerTask>> start(
+      const agent::runner::TaskSpec& spec, TaskObserver& observer) override {
+    AGENT_ASSIGN_OR_RETURN(Spawned s, spawn_task(spec.argv, spec.env, spec.working_dir));
+    spawned_++;
+    auto task = std::make_unique<ProcessTask>(*this, observer);
+    if (cgroups_.enabled()) {
+      // The child runs its interpreter's startup before it can fork; moving it
+      // right after posix_spawn returns (CLONE_VFORK: after its exec) wins that
+      // race in practice, and the process group covers the rest.
+      auto dir = cgroup::create(cgroups_, spec.task_run_id + "-" + std::to_string(spec.attempt));
+      if (dir.ok() && cgroup::add_process(*dir, s.pid).ok()) {
+        task->cgroup_dir = *dir;
+      } else if (dir.ok()) {
+        (void)cgroup::remove(*dir);
+      }
+    }
+    agent::Status st = task->open(loop_, s);
+    if (!st.ok()) {
+      // Handles that did open are closed by Closeable; the child must not outlive us.
+      ::kill(-s.pid, SIGKILL);
+      waitpid(s.pid, nullptr, 0);
+      std::unique_ptr<agent::uv::Closeable> c(task.release());
+      agent::uv::Closeable::close(std::move(c));
+      return st.error();
+    }
+    running_++;
+    return std::unique_ptr<agent::runner::RunnerTask>(std::move(task));
+  }
+
+  void kill(agent::runner::RunnerTask& task, KillMode mode) override {
+    static_cast<ProcessTask&>(task).kill(mode);
+  }
+
+  void set_output_paused(agent::runner::RunnerTask& task, bool paused) override {
+    static_cast<ProcessTask&>(task).set_paused(paused);
+  }
+
+  void release(std::unique_ptr<agent::runner::RunnerTask> task) override {
+    auto* pt = static_cast<ProcessTask*>(task.release());
+    agent::uv::Closeable::close(std::unique_ptr<agent::uv::Closeable>(pt));
+  }
+
+  std::vector<std::pair<std::string, int64_t>> counters() const override {
+    return {{"process_spawned", spawned_},
+            {"process_running", running_},
+            {"process_cgroups", cgroups_.enabled() ? 1 : 0},
+            {"process_cgroups_pending_removal", static_cast<int64_t>(pending_cgroups_.size())}};
+  }
+
+  // A cgroup that still had exiting processes: removed on a later tick.
+  void remove_cgroup_later(std::string dir) {
+    pending_cgroups_.push_back(std::move(dir));
+    if (retry_timer_ == nullptr) {
+      retry_timer_ = new uv_timer_t;
+      uv_timer_init(loop_, retry_timer_);
+      retry_timer_->data = this;
+      uv_unref(reinterpret_cast<uv_handle_t*>(retry_timer_));
+    }
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(retry_timer_))) {
+      uv_timer_start(retry_timer_, &ProcessRunner::on_retry, 50, 0);
+    }
+  }
+
+  void task_finished() { running_--; }
+  uv_buf_t read_buffer() { return uv_buf_init(read_buf_, sizeof read_buf_); }
+
+ private:
+  static void on_retry(uv_timer_t* t) noexcept {
+    auto* self = static_cast<ProcessRunner*>(t->data);
+    std::vector<std::string> still;
+    for (auto& dir : self->pending_cgroups_) {
+      cgroup::signal_all(dir, SIGKILL);
+      if (!cgroup::remove(dir).ok()) still.push_back(dir);
+    }
+    self->pending_cgroups_ = std::move(still);
+    if (!self->pending_cgroups_.empty()) uv_timer_start(t, &ProcessRunner::on_retry, 200, 0);
+  }
+
+  uv_loop_t* loop_;
+  const agent::AgentConfig& config_;
+  CgroupRoot cgroups_;
+  int64_t spawned_ = 0;
+  int64_t running_ = 0;
+  std::vector<std::string> pending_cgroups_;
+  uv_timer_t* retry_timer_ = nullptr;
+  // One read buffer for every task: the observer consumes bytes synchronously.
+  char read_buf_[64 * 1024];
+};
+
+agent::Status ProcessTask::open(uv_loop_t* loop, const Spawned& s) {
+  pid_ = s.pid;
+  pidfd_ = s.pidfd;
+  int rc = uv_timer_init(loop, &drain_timer_);
+  if (rc == 0) adopt(&drain_timer_);
+  if (rc == 0 && (rc = uv_poll_init(loop, &exit_poll_, s.pidfd)) == 0) adopt(&exit_poll_);
+  if (rc == 0 && (rc = uv_pipe_init(loop, &out_, 0)) == 0) adopt(&out_);
+  if (rc == 0 && (rc = uv_pipe_init(loop, &err_, 0)) == 0) adopt(&err_);
+  if (rc == 0 && (rc = uv_pipe_open(&out_, s.stdout_fd)) == 0) out_open_ = true;
+  if (rc == 0 && (rc = uv_pipe_open(&err_, s.stderr_fd)) == 0) err_open_ = true;
+  if (!out_open_) ::close(s.stdout_fd);
+  if (!err_open_) ::close(s.stderr_fd);
+  if (rc != 0) return agent::Error::from_uv(rc, "watching the task's output");
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&out_), on_alloc, on_read);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&err_), on_alloc, on_read);
+  uv_poll_start(&exit_poll_, UV_READABLE, on_exit_readable);
+  return {};
+}
+
+void ProcessTask::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
+  *buf = owner<ProcessTask>(h).runner_.read_buffer();
+}
+
+void ProcessTask::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto& self = owner<ProcessTask>(s);
+  auto* pipe = reinterpret_cast<uv_pipe_t*>(s);
+  OutputStream which = pipe == &self.out_ ? OutputStream::kStdout : OutputStream::kStderr;
+  if (nread > 0) {
+    self.observer_.on_output(self, which, std::string_view(buf->base, static_cast<size_t>(nread)));
+    return;
+  }
+  if (nread < 0) self.pipe_done(pipe);  // EOF, or an error that ends the stream alike
+}
+
+void ProcessTask::pipe_done(uv_pipe_t* pipe) {
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(pipe));
+  close_handle(reinterpret_cast<uv_handle_t*>(pipe));
+  (pipe == &out_ ? out_open_ : err_open_) = false;
+  maybe_finish();
+}
+
+void ProcessTask::on_exit_readable(uv_poll_t* p, int, int) noexcept {
+  auto& self = owner<ProcessTask>(p);
+  int status = 0;
+  pid_t r = waitpid(self.pid_, &status, WNOHANG);
+  if (r == 0) return;  // spurious wakeup
+  uv_poll_stop(p);
+  self.exited_ = true;
+  self.wait_status_ = r == self.pid_ ? status : 0;
+  // What the task left running dies with it; its pipes then reach EOF.
+  if (self.out_open_ || self.err_open_) {
+    self.kill_leftovers();
+    // A process outside the cgroup and the process group may still hold a pipe.
+    uv_timer_start(&self.drain_timer_, on_drain_timeout, 2000, 0);
+  }
+  self.maybe_finish();
+}
+
+void ProcessTask::on_drain_timeout(uv_timer_t* t) noexcept {
+  auto& self = owner<ProcessTask>(t);
+  if (self.out_open_) self.pipe_done(&self.out_);
+  if (self.err_open_) self.pipe_done(&self.err_);
+}
+
+void ProcessTask::kill_leftovers() {
+  ::kill(-pid_, SIGKILL);
+  if (!cgroup_dir.empty()) cgroup::signal_all(cgroup_dir, SIGKILL);
+}
+
+void ProcessTask::kill(KillMode mode) {
+  if (finished_) return;
+  int sig = mode == KillMode::kGraceful ? SIGTERM : SIGKILL;
+  if (!exited_) ::kill(-pid_, sig);  // the task's process group (it is a session leader)
+  if (!cgroup_dir.empty()) cgroup::signal_all(cgroup_dir, sig);  // and whoever left the group
+}
+
+void ProcessTask::set_paused(bool paused) {
+  if (paused == paused_) return;
+  paused_ = paused;
+  for (uv_pipe_t* p : {&out_, &err_}) {
+    bool open = p == &out_ ? out_open_ : err_open_;
+    if (!open) continue;
+    auto* s = reinterpret_cast<uv_stream_t*>(p);
+    if (paused) {
+      uv_read_stop(s);
+    } else {
+      uv_read_start(s, on_alloc, on_read);
+    }
+  }
+}
+
+void ProcessTask::maybe_finish() {
+  if (finished_ || !exited_ || out_open_ || err_open_) return;
+  finished_ = true;
+  uv_timer_stop(&drain_timer_);
+  runner_.task_finished();
+  if (!cgroup_dir.empty()) {
+    if (!cgroup::remove(cgroup_dir).ok()) runner_.remove_cgroup_later(cgroup_dir);
+  }
+  ExitStatus status = agent::runner::Exited{0};
+  if (WIFEXITED(wait_status_)) {
+    status = agent::runner::Exited{WEXITSTATUS(wait_status_)};
+  } else if (WIFSIGNALED(wait_status_)) {
+    status = agent::runner::Signaled{WTERMSIG(wait_status_)};
+  }
+  observer_.on_finished(*this, status);
+}
+
+}  // namespace
+
+agent::Result<std::unique_ptr<agent::runner::Runner>> Factory::create(
+    agent::runner::RunnerContext& ctx) {
+  auto runner = std::make_unique<ProcessRunner>(ctx.loop, *ctx.config);
+  runner->init_cgroups();
+  return std::unique_ptr<agent::runner::Runner>(std::move(runner));
+}
+
+}  // namespace runners::process

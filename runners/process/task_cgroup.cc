@@ -1,0 +1,98 @@
+#include "runners/process/task_cgroup.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+namespace runners::process {
+
+namespace {
+
+bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+agent::Status write_file(const std::string& path, std::string_view data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return agent::Error::from_errno(errno, "opening " + path);
+  ssize_t n = write(fd, data.data(), data.size());
+  int e = errno;
+  close(fd);
+  if (n < 0) return agent::Error::from_errno(e, "writing " + path);
+  return {};
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+agent::Status CgroupRoot::init(const std::string& name) {
+  std::string mount;
+  if (exists("/sys/fs/cgroup/cgroup.controllers")) {
+    mount = "/sys/fs/cgroup";
+  } else if (exists("/sys/fs/cgroup/unified/cgroup.procs")) {
+    mount = "/sys/fs/cgroup/unified";
+  } else {
+    return agent::Error(agent::Errc::kUnavailable, "no cgroup v2 hierarchy is mounted");
+  }
+  std::string own;
+  std::istringstream lines(read_file("/proc/self/cgroup"));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("0::", 0) == 0) own = line.substr(3);
+  }
+  if (own.empty()) return agent::Error(agent::Errc::kUnavailable, "no v2 entry in /proc/self/cgroup");
+  std::string base = mount + (own == "/" ? "" : own);
+  std::string dir = base + "/" + name;
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return agent::Error::from_errno(errno, "creating cgroup " + dir);
+  }
+  if (access((dir + "/cgroup.procs").c_str(), W_OK) != 0) {
+    return agent::Error::from_errno(errno, "cgroup " + dir + " is not writable");
+  }
+  dir_ = dir;
+  return {};
+}
+
+namespace cgroup {
+
+agent::Result<std::string> create(const CgroupRoot& root, const std::string& name) {
+  std::string dir = root.dir() + "/" + name;
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return agent::Error::from_errno(errno, "creating cgroup " + dir);
+  }
+  return dir;
+}
+
+agent::Status add_process(const std::string& dir, pid_t pid) {
+  return write_file(dir + "/cgroup.procs", std::to_string(pid));
+}
+
+void signal_all(const std::string& dir, int sig) {
+  if (sig == SIGKILL && write_file(dir + "/cgroup.kill", "1").ok()) return;
+  std::istringstream procs(read_file(dir + "/cgroup.procs"));
+  for (pid_t pid; procs >> pid;) kill(pid, sig);
+}
+
+agent::Status remove(const std::string& dir) {
+  if (rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+    return agent::Error::from_errno(errno, "removing cgroup " + dir);
+  }
+  return {};
+}
+
+bool populated(const std::string& dir) {
+  std::string events = read_file(dir + "/cgroup.events");
+  return events.find("populated 1") != std::string::npos;
+}
+
+}  // namespace cgroup
+
+}  // namespace runners::process

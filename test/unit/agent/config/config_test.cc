@@ -1,0 +1,60 @@
+#include "agent/config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+TEST(Config, ReadsEveryOption) {
+  agent::AgentConfig c;
+  auto st = agent::load_config_text(R"(
+socket: /tmp/x.sock
+socketMode: "0600"
+stateDir: /tmp/state
+maxRunning: 64
+maxQueued: 10
+killGracePeriod: PT3S
+terminationGracePeriod: PT1M
+maxLineBytes: 4096
+zstdLevel: 3
+defaultRunner: io.kestra.plugin.core.runner.Process
+process:
+  cgroups: false
+)",
+                                    "test.yaml", c);
+  ASSERT_TRUE(st.ok()) << st.error().describe();
+  EXPECT_EQ(c.socket_path, "/tmp/x.sock");
+  EXPECT_EQ(c.socket_mode, 0600);
+  EXPECT_EQ(c.max_running, 64);
+  EXPECT_EQ(c.kill_grace.count(), 3000);
+  EXPECT_EQ(c.termination_grace.count(), 60000);
+  EXPECT_EQ(c.zstd_level, 3);
+  EXPECT_FALSE(c.process_cgroups);
+  agent::apply_default_paths(c);
+  EXPECT_EQ(c.work_dir, "/tmp/state/work");
+}
+
+TEST(Config, EmptyFileMeansDefaults) {
+  agent::AgentConfig c;
+  EXPECT_TRUE(agent::load_config_text("", "empty.yaml", c).ok());
+  EXPECT_EQ(c.max_running, 256);
+}
+
+TEST(Config, ErrorsNameTheFileAndKey) {
+  agent::AgentConfig c;
+  auto st = agent::load_config_text("maxRuning: 3\n", "a.yaml", c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().path(), "maxRuning");
+  EXPECT_NE(st.error().message().find("a.yaml"), std::string::npos);
+  st = agent::load_config_text("maxRunning: 0\n", "a.yaml", c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("between 1"), std::string::npos);
+  st = agent::load_config_text("killGracePeriod: 5\n", "a.yaml", c);
+  EXPECT_FALSE(st.ok());
+  st = agent::load_config_text("process:\n  cgroup: true\n", "a.yaml", c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().path(), "process.cgroup");
+  st = agent::load_config_text("[1, 2]\n", "a.yaml", c);
+  EXPECT_FALSE(st.ok());
+}
+
+}  // namespace

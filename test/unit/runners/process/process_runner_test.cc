@@ -1,0 +1,132 @@
+#include "runners/process/process_runner.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "agent/config/config.h"
+#include "test/helpers/loop_test.h"
+
+extern char** environ;
+
+namespace {
+
+using agent::runner::ExitStatus;
+using agent::runner::OutputStream;
+
+struct Recorder : agent::runner::TaskObserver {
+  std::string out, err;
+  int finished = 0;
+  agent::Result<ExitStatus> outcome = agent::Error(agent::Errc::kInternal, "none");
+  void on_output(agent::runner::RunnerTask&, OutputStream s, std::string_view b) override {
+    (s == OutputStream::kStdout ? out : err).append(b);
+  }
+  void on_finished(agent::runner::RunnerTask&, agent::Result<ExitStatus> o) override {
+    finished++;
+    outcome = std::move(o);
+  }
+};
+
+class ProcessRunnerTest : public test::LoopTest {
+ protected:
+  void SetUp() override {
+    test::LoopTest::SetUp();
+    config_.state_dir = "/tmp/runnerd-unit-" + std::to_string(getpid());
+    agent::runner::RunnerContext ctx{&loop_, &config_};
+    runners::process::Factory f;
+    auto r = f.create(ctx);
+    ASSERT_TRUE(r.ok());
+    runner_ = std::move(r).value();
+  }
+  void TearDown() override {
+    runner_->close();
+    test::LoopTest::TearDown();
+    runner_.reset();
+  }
+  agent::runner::TaskSpec spec(std::vector<std::string> argv) {
+    agent::runner::TaskSpec s;
+    s.task_run_id = "unit" + std::to_string(counter_++);
+    s.argv = std::move(argv);
+    for (char** e = environ; *e != nullptr; e++) s.env.emplace_back(*e);
+    s.working_dir = "/tmp";
+    return s;
+  }
+  agent::AgentConfig config_;
+  std::unique_ptr<agent::runner::Runner> runner_;
+  int counter_ = 0;
+};
+
+TEST_F(ProcessRunnerTest, CapturesBothStreamsAndTheExitCode) {
+  Recorder rec;
+  auto t = runner_->start(spec({"/bin/sh", "-c", "echo out; echo err >&2; printf tail; exit 3"}), rec);
+  ASSERT_TRUE(t.ok()) << t.error().message();
+  EXPECT_GT((*t)->pid(), 0);
+  ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+  EXPECT_EQ(rec.out, "out\ntail");
+  EXPECT_EQ(rec.err, "err\n");
+  ASSERT_TRUE(rec.outcome.ok());
+  EXPECT_EQ(std::get<agent::runner::Exited>(*rec.outcome).code, 3);
+  runner_->release(std::move(t).value());
+  EXPECT_EQ(rec.finished, 1);
+}
+
+TEST_F(ProcessRunnerTest, RunsInTheGivenDirectoryWithTheGivenEnvironment) {
+  Recorder rec;
+  auto s = spec({"/bin/sh", "-c", "pwd; echo $ONLY"});
+  s.env = {"ONLY=this", "PATH=/usr/bin:/bin"};
+  s.working_dir = "/usr";
+  auto t = runner_->start(s, rec);
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+  EXPECT_EQ(rec.out, "/usr\nthis\n");
+  runner_->release(std::move(t).value());
+}
+
+TEST_F(ProcessRunnerTest, AMissingProgramIsAnErrorAndNothingStarts) {
+  Recorder rec;
+  auto t = runner_->start(spec({"/does/not/exist"}), rec);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find("/does/not/exist"), std::string::npos);
+  EXPECT_EQ(rec.finished, 0);
+}
+
+TEST_F(ProcessRunnerTest, GracefulKillReachesTheProcessGroupThenForceKillEndsIt) {
+  Recorder rec;
+  auto t = runner_->start(spec({"/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"}), rec);
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(run_until([&] { return rec.out == "ready\n"; }));
+  runner_->kill(**t, agent::runner::KillMode::kGraceful);
+  // SIGTERM is ignored by the shell; its `sleep` children die of it, the loop goes on.
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(rec.finished, 0);
+  runner_->kill(**t, agent::runner::KillMode::kForce);
+  ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+  ASSERT_TRUE(rec.outcome.ok());
+  EXPECT_EQ(std::get<agent::runner::Signaled>(*rec.outcome).signal, SIGKILL);
+  runner_->release(std::move(t).value());
+}
+
+TEST_F(ProcessRunnerTest, PausedOutputBlocksTheWriterUntilResumed) {
+  Recorder rec;
+  auto t = runner_->start(spec({"/bin/sh", "-c", "head -c 1000000 /dev/zero"}), rec);
+  ASSERT_TRUE(t.ok());
+  runner_->set_output_paused(**t, true);
+  for (int i = 0; i < 20; i++) uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(rec.out.size(), 0u);
+  EXPECT_EQ(rec.finished, 0);  // the writer is blocked on the full pipe
+  runner_->set_output_paused(**t, false);
+  ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+  EXPECT_EQ(rec.out.size(), 1000000u);
+  runner_->release(std::move(t).value());
+}
+
+TEST_F(ProcessRunnerTest, HasNoPropertiesButType) {
+  EXPECT_TRUE(runner_->validate("").ok());
+  EXPECT_TRUE(runner_->validate(R"({"type":"io.kestra.plugin.core.runner.Process"})").ok());
+  auto st = runner_->validate(R"({"type":"x","image":"y"})");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().path(), "image");
+}
+
+}  // namespace
