@@ -5,45 +5,35 @@ namespace proto {
 DecodeResult decode_request(simdjson::dom::parser& parser, std::string_view line) {
   DecodeResult r;
   r.request.id_json = "null";
+  auto fail = [&r](const char* code, std::string message, const char* path) {
+    r.code = code;
+    r.message = std::move(message);
+    r.path = path;
+    return r;
+  };
   simdjson::dom::element doc;
   auto err = parser.parse(line.data(), line.size(), true).get(doc);
   if (err != simdjson::SUCCESS) {
-    r.code = "parse_error";
-    r.message = std::string("request is not valid JSON: ") + simdjson::error_message(err);
-    return r;
+    return fail("parse_error", std::string("request is not valid JSON: ") + simdjson::error_message(err), "");
   }
   if (doc.get_object().get(r.request.body) != simdjson::SUCCESS) {
-    r.code = "invalid_request";
-    r.message = "a request must be a JSON object";
-    return r;
+    return fail("invalid_request", "a request must be a JSON object", "");
   }
   simdjson::dom::element id;
   if (r.request.body["id"].get(id) != simdjson::SUCCESS) {
-    r.code = "invalid_request";
-    r.message = "required property missing";
-    r.path = "id";
-    return r;
+    return fail("invalid_request", "required property missing", "id");
   }
   if (!id.is_string() && !id.is_int64() && !id.is_uint64()) {
-    r.code = "invalid_request";
-    r.message = "id must be a string or an integer";
-    r.path = "id";
-    return r;
+    return fail("invalid_request", "id must be a string or an integer", "id");
   }
   r.request.id_json = simdjson::minify(id);
   std::string_view op;
   simdjson::dom::element ope;
   if (r.request.body["op"].get(ope) != simdjson::SUCCESS) {
-    r.code = "invalid_request";
-    r.message = "required property missing";
-    r.path = "op";
-    return r;
+    return fail("invalid_request", "required property missing", "op");
   }
   if (ope.get_string().get(op) != simdjson::SUCCESS) {
-    r.code = "invalid_request";
-    r.message = "op must be a string";
-    r.path = "op";
-    return r;
+    return fail("invalid_request", "op must be a string", "op");
   }
   r.request.op = std::string(op);
   r.ok = true;

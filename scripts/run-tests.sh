@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the unit and integration test binaries of one build directory.
-set -euo pipefail
+# Runs the unit and integration test binaries of one build directory and ends
+# with one line "tests (BUILD): N passed, N failed".
+set -uo pipefail
 build=${1:?build directory}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -8,7 +9,37 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 case "$build" in
   *asan*) export RUNNERD_TEST_LOG_BYTES=${RUNNERD_TEST_LOG_BYTES:-268435456} ;;
 esac
-echo "== unit tests ($build)"
-"$build/runnerd_unit_tests" --gtest_brief=1
-echo "== integration tests ($build)"
-"$build/runnerd_integration_tests" --gtest_brief=1
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+for suite in unit integration; do
+  echo "== $suite tests ($build)"
+  "$build/runnerd_${suite}_tests" --gtest_brief=1 --gtest_output="json:$results/$suite.json" || status=1
+done
+
+python3 - "$results" "$build" <<'PY'
+import json, os, sys
+passed = failed = 0
+for name in ("unit", "integration"):
+    path = os.path.join(sys.argv[1], name + ".json")
+    if not os.path.exists(path):
+        failed += 1  # the binary crashed before writing its report
+        print(f"{name}: no report (the test binary crashed)")
+        continue
+    with open(path) as f:
+        report = json.load(f)
+    for suite in report.get("testsuites", []):
+        for t in suite.get("testsuite", []):
+            if t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN":
+                continue
+            if t.get("failures"):
+                failed += 1
+            else:
+                passed += 1
+print(f"tests ({sys.argv[2]}): {passed} passed, {failed} failed")
+if passed == 0:
+    sys.exit(1)
+PY
+[ $? -ne 0 ] && status=1
+exit $status

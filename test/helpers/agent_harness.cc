@@ -107,6 +107,21 @@ std::string AgentProcess::log() const {
   return ss.str();
 }
 
+void AgentTest::SetUp() {
+  agent_ = AgentProcess::start(RUNNERD_BIN, config_yaml_);
+  ASSERT_TRUE(agent_);
+  client_ = std::make_unique<Client>(agent_->socket());
+  ASSERT_TRUE(client_->connected());
+}
+
+void AgentTest::TearDown() {
+  client_.reset();
+  if (!agent_) return;
+  auto status = agent_->stop(SIGTERM, std::chrono::seconds(20));
+  ASSERT_TRUE(status.has_value()) << "runnerd did not stop on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << agent_->log();
+}
+
 std::optional<Message> parse_message(std::string text) {
   Message m;
   m.text = std::move(text);

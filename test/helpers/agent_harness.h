@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 namespace test {
 
 // A temporary directory removed with everything in it at destruction.
@@ -90,6 +92,21 @@ class Client {
   int fd_ = -1;
   std::string buf_;
   int64_t last_id_ = 0;
+};
+
+// A test with a running agent (started with `config_yaml`) and one connected
+// client. TearDown stops the agent with SIGTERM and checks that it exits 0,
+// which runnerd does only when its loop closed with no handle left open.
+class AgentTest : public ::testing::Test {
+ protected:
+  explicit AgentTest(std::string config_yaml = "") : config_yaml_(std::move(config_yaml)) {}
+  void SetUp() override;
+  void TearDown() override;
+  std::unique_ptr<AgentProcess> agent_;
+  std::unique_ptr<Client> client_;
+
+ private:
+  std::string config_yaml_;
 };
 
 // Runs a flow (YAML or JSON text is not parsed here: pass JSON) and returns the

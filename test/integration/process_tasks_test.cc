@@ -16,30 +16,14 @@ namespace {
 using test::Client;
 using test::shell_flow;
 
-class ProcessTasks : public ::testing::Test {
+class ProcessTasks : public test::AgentTest {
  protected:
-  void SetUp() override {
-    agent_ = test::AgentProcess::start(RUNNERD_BIN, "killGracePeriod: PT2S\n");
-    ASSERT_TRUE(agent_);
-    client_ = std::make_unique<Client>(agent_->socket());
-    ASSERT_TRUE(client_->connected());
-  }
-  void TearDown() override {
-    client_.reset();
-    if (agent_) {
-      auto status = agent_->stop(SIGTERM, std::chrono::seconds(20));
-      ASSERT_TRUE(status.has_value()) << "runnerd did not stop on SIGTERM";
-      // runnerd exits non-zero when its loop still had open handles.
-      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << agent_->log();
-    }
-  }
+  ProcessTasks() : AgentTest("killGracePeriod: PT2S\n") {}
   std::string run(const std::string& flow, std::string* exec_id = nullptr) {
     std::string id = test::submit_flow(*client_, flow);
     if (exec_id != nullptr) *exec_id = id;
     return test::wait_final(*client_, id);
   }
-  std::unique_ptr<test::AgentProcess> agent_;
-  std::unique_ptr<Client> client_;
 };
 
 TEST_F(ProcessTasks, ExitZeroIsSuccessAndNonZeroIsFailedWithItsCode) {

@@ -15,22 +15,9 @@ namespace {
 
 using test::Client;
 
-class Protocol : public ::testing::Test {
+class Protocol : public test::AgentTest {
  protected:
-  void SetUp() override {
-    agent_ = test::AgentProcess::start(RUNNERD_BIN, "maxRequestBytes: 65536\n");
-    ASSERT_TRUE(agent_);
-    client_ = std::make_unique<Client>(agent_->socket());
-    ASSERT_TRUE(client_->connected());
-  }
-  void TearDown() override {
-    client_.reset();
-    if (agent_) {
-      auto status = agent_->stop(SIGTERM, std::chrono::seconds(20));
-      ASSERT_TRUE(status.has_value());
-      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << agent_->log();
-    }
-  }
+  Protocol() : AgentTest("maxRequestBytes: 65536\n") {}
   // Sends a raw line and returns the error it gets.
   test::Message error_for(const std::string& line) {
     EXPECT_TRUE(client_->send_raw(line + "\n"));
@@ -45,8 +32,6 @@ class Protocol : public ::testing::Test {
     ASSERT_TRUE(r);
     EXPECT_TRUE(r->truth("/ok")) << r->text;
   }
-  std::unique_ptr<test::AgentProcess> agent_;
-  std::unique_ptr<Client> client_;
 };
 
 TEST_F(Protocol, HelloNegotiatesVersionOne) {

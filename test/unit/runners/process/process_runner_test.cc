@@ -6,6 +6,7 @@
 #include <string>
 
 #include "agent/config/config.h"
+#include "agent/log/log.h"
 #include "test/helpers/loop_test.h"
 
 extern char** environ;
@@ -32,6 +33,7 @@ class ProcessRunnerTest : public test::LoopTest {
  protected:
   void SetUp() override {
     test::LoopTest::SetUp();
+    agent::log::set_min_severity(agent::log::Severity::kWarn);
     config_.state_dir = "/tmp/runnerd-unit-" + std::to_string(getpid());
     agent::runner::RunnerContext ctx{&loop_, &config_};
     runners::process::Factory f;
