@@ -8,6 +8,7 @@
 #   agent dispatch dispatch.py --n N (one /bin/true per task) } raw, agent, raw, agent
 #   raw pipe read  bench_pipe_raw LOG_BYTES
 #   agent log      dispatch.py --log-bytes LOG_BYTES (then reads the log back and verifies it)
+#   follow latency follow_latency.py: print-to-client delay of lines while following
 # and prints `bench: NAME VALUE UNIT` lines; ratios are agent / baseline of this
 # run (means over the rounds). Writes bench/results/latest.json.
 #
@@ -155,6 +156,7 @@ for round in 1 2; do
 done
 step raw_pipe "$BUILD/bench_pipe_raw" "$LOG_BYTES"
 step log_ingest "${DISPATCH[@]}" --log-bytes "$LOG_BYTES"
+step follow_latency python3 "$HERE/follow_latency.py" --socket "$T/s.sock"
 
 stop_agent || FAILED+=("runnerd shutdown")
 
@@ -166,7 +168,8 @@ import datetime, json, os, platform, subprocess, sys
 
 tmp, out_path, n, inflight, log_bytes = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
 raw = {}
-for name in ("raw_spawn_1", "dispatch_1", "raw_spawn_2", "dispatch_2", "raw_pipe", "log_ingest"):
+for name in ("raw_spawn_1", "dispatch_1", "raw_spawn_2", "dispatch_2", "raw_pipe", "log_ingest",
+             "follow_latency"):
     try:
         with open(os.path.join(tmp, name + ".json")) as f:
             raw[name] = json.load(f)
@@ -197,6 +200,10 @@ if pipe and log is not None:
     put("log_ingest_ratio", round(log / pipe, 3), "ratio")
 if "log_ingest" in raw:
     put("log_ingest_verified", 1 if raw["log_ingest"].get("verified") is True else 0, "bool")
+
+lat = raw.get("follow_latency", {})
+put("log_follow_latency_p50_ms", lat.get("p50_ms"), "ms")
+put("log_follow_latency_p99_ms", lat.get("p99_ms"), "ms")
 
 for name, r in results.items():
     print("bench: %s %s %s" % (name, r["value"], r["unit"]), flush=True)
