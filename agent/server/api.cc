@@ -66,6 +66,7 @@ void Api::on_oversize(Connection& conn, size_t limit) {
 
 void Api::on_drain(Connection& conn) { streams_.on_drain(conn); }
 void Api::on_closed(Connection& conn) { streams_.on_closed(conn); }
+bool Api::has_streams(const Connection& conn) const { return streams_.has_streams(conn.id()); }
 void Api::on_state(Execution& exec, TaskRun* run) { streams_.on_state(exec, run); }
 void Api::on_log_committed(Execution& exec, TaskRun& run) { streams_.on_log_committed(exec, run); }
 

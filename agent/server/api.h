@@ -24,6 +24,7 @@ class Api final : public ConnectionHandler, public SupervisorListener {
   void on_oversize(Connection& conn, size_t limit) override;
   void on_drain(Connection& conn) override;
   void on_closed(Connection& conn) override;
+  bool has_streams(const Connection& conn) const override;
 
   // SupervisorListener
   void on_state(Execution& exec, TaskRun* run) override;

@@ -40,14 +40,20 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noe
   if (nread > 0) {
     self.consume(std::string_view(buf->base, static_cast<size_t>(nread)));
   } else if (nread < 0) {
-    // EOF: the client is done sending. Its answers still go out if it reads them.
     uv_read_stop(s);
-    if (nread == UV_EOF && !self.in_.empty() && !self.discarding_) {
+    if (nread != UV_EOF) {
+      self.fail();
+      return;
+    }
+    // EOF: the client is done sending (it may have shut down only its write
+    // side). Its answers and open streams still go out; then it is closed.
+    if (!self.in_.empty() && !self.discarding_) {
       std::string last = std::move(self.in_);
       self.in_.clear();
       self.handler_.on_request(self, last);
     }
-    self.fail();
+    self.read_eof_ = true;
+    self.maybe_finish_after_eof();
   }
 }
 
@@ -124,10 +130,16 @@ void Connection::on_written(uv_write_t* req, int status) noexcept {
     self.fail();
     return;
   }
+  self.maybe_finish_after_eof();
+  if (self.closing_) return;
   if (self.was_backlogged_ && self.backlog() < kLowWater && !self.closing_) {
     self.was_backlogged_ = false;
     self.handler_.on_drain(self);
   }
+}
+
+void Connection::maybe_finish_after_eof() {
+  if (read_eof_ && !closing_ && backlog() == 0 && !handler_.has_streams(*this)) fail();
 }
 
 void Connection::shutdown() {

@@ -27,6 +27,9 @@ class ConnectionHandler {
   virtual void on_drain(Connection& conn) = 0;
   // The connection is going away; drop every reference to it.
   virtual void on_closed(Connection& conn) = 0;
+  // Whether a stream (watch, logs) of this connection is still open: a client
+  // that stopped sending is kept until its streams end and its answers are out.
+  virtual bool has_streams(const Connection& conn) const = 0;
 };
 
 struct Peer {
@@ -56,6 +59,8 @@ class Connection final : public uv::Closeable {
   // Writes what is queued now (the server calls it once per loop iteration).
   void flush();
   bool has_pending() const { return !out_.empty(); }
+  // Closes a client that stopped sending once everything owed to it is written.
+  void maybe_finish_after_eof();
   // Stops reading, lets queued output go, and closes.
   void shutdown();
 
@@ -82,6 +87,7 @@ class Connection final : public uv::Closeable {
   bool was_backlogged_ = false;
   bool closing_ = false;
   bool shutdown_after_flush_ = false;
+  bool read_eof_ = false;  // the client will send no more requests
   char read_buf_[16384];
 };
 

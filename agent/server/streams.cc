@@ -37,6 +37,16 @@ bool Streams::unwatch(Connection& conn, std::string_view stream_id_json) {
   return true;
 }
 
+bool Streams::has_streams(uint64_t conn) const {
+  for (const Watch& w : watches_) {
+    if (w.conn == conn) return true;
+  }
+  for (const auto& [key, f] : followers_) {
+    if (f->conn == conn) return true;
+  }
+  return false;
+}
+
 void Streams::on_state(Execution& exec, TaskRun* run) {
   bool exec_final = run == nullptr && is_final(exec.state);
   std::string line;  // the event with a placeholder id is built per watch

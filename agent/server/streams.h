@@ -36,6 +36,7 @@ class Streams {
   void on_drain(Connection& conn);
   void on_closed(Connection& conn);
 
+  bool has_streams(uint64_t conn) const;
   size_t watch_count() const { return watches_.size(); }
   size_t follower_count() const { return followers_.size(); }
 

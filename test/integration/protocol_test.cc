@@ -160,6 +160,24 @@ TEST_F(Protocol, AStalledClientDoesNotBlockOthersOrTheTask) {
   EXPECT_EQ(r->num("/result/taskRuns/0/logLines"), 200000);
 }
 
+TEST_F(Protocol, AClientThatStopsSendingStillGetsEveryAnswerAndItsStreams) {
+  std::string id = test::submit_flow(*client_, test::shell_flow({"sleep 0.2", "echo done"}));
+  Client c(agent_->socket());
+  ASSERT_TRUE(c.send_raw("{\"id\":1,\"op\":\"stats\"}\n{\"id\":2,\"op\":\"logs\",\"follow\":true,"
+                         "\"executionId\":\"" + id + "\"}\n{\"id\":3,\"op\":\"stats\"}"));
+  ::shutdown(c.fd(), SHUT_WR);  // like `printf ... | socat - UNIX-CONNECT:...`
+  std::vector<std::string> seen;
+  while (auto m = c.read_message(std::chrono::seconds(20))) {
+    seen.push_back(std::to_string(m->num("/id")) + ":" + m->str("/event"));
+  }
+  // All answers, the whole stream to its end, and then the agent closed the connection.
+  ASSERT_GE(seen.size(), 5u);
+  EXPECT_EQ(seen[0], "1:");
+  EXPECT_EQ(seen[1], "2:");
+  EXPECT_EQ(seen[2], "3:");
+  EXPECT_EQ(seen.back(), "2:end");
+}
+
 TEST_F(Protocol, ListFiltersByStateNewestFirst) {
   std::string a = test::submit_flow(*client_, test::shell_flow({"true"}));
   std::string b = test::submit_flow(*client_, test::shell_flow({"false"}));
