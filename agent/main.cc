@@ -87,6 +87,23 @@ struct Agent {
   bool stopped = false;
 };
 
+// Closes what is left and runs the loop until every close callback ran.
+// False if a handle was still open (a bug: it is named on stderr).
+bool teardown(Agent& a) {
+  a.server.reset();
+  a.supervisor.reset();
+  a.api.reset();
+  a.registry.close_all();
+  uv_run(a.loop, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(a.loop);
+  if (rc != 0) {
+    uv_print_all_handles(a.loop, stderr);
+    agent::log::error("loop closed with handles still open");
+    return false;
+  }
+  return true;
+}
+
 void stop(Agent& a, const char* why) {
   if (a.stopping) {
     agent::log::warn(std::string(why) + " again: killing running tasks now");
@@ -140,21 +157,22 @@ int run(const Options& o) {
     return 0;
   }
 
+  // The socket is bound before the supervisor starts its writer thread, so that
+  // the usual startup failure (another agent on the socket) has nothing to stop.
   a.supervisor = std::make_unique<agent::Supervisor>(a.loop, a.config, a.registry);
-  st = a.supervisor->start();
-  if (!st.ok()) {
-    std::fprintf(stderr, "runnerd: state directory %s: %s\n", a.config.state_dir.c_str(),
-                 st.error().message().c_str());
-    return 1;
-  }
   a.api = std::make_unique<agent::server::Api>(a.loop, *a.supervisor, a.config);
   a.supervisor->set_listener(a.api.get());
   a.server = std::make_unique<agent::server::Server>(a.loop, *a.api, a.config.max_request_bytes,
                                                      a.config.max_client_buffer);
   a.api->set_server(a.server.get());
   st = a.server->listen(a.config.socket_path, a.config.socket_mode);
+  if (st.ok()) {
+    st = a.supervisor->start();
+    if (!st.ok()) st = std::move(st).error().context("state directory " + a.config.state_dir);
+  }
   if (!st.ok()) {
     std::fprintf(stderr, "runnerd: %s\n", st.error().message().c_str());
+    teardown(a);
     return 1;
   }
 
@@ -168,19 +186,7 @@ int run(const Options& o) {
                    "; up to " + std::to_string(a.config.max_running) + " tasks at once");
   uv_run(a.loop, UV_RUN_DEFAULT);
 
-  // Teardown: the server and supervisor close their remaining handles, then the
-  // loop runs once more to deliver the close callbacks.
-  a.server.reset();
-  a.supervisor.reset();
-  a.api.reset();
-  a.registry.close_all();
-  uv_run(a.loop, UV_RUN_DEFAULT);
-  int rc = uv_loop_close(a.loop);
-  if (rc != 0) {
-    uv_print_all_handles(a.loop, stderr);
-    agent::log::error("loop closed with handles still open");
-    return 1;
-  }
+  if (!teardown(a)) return 1;
   return a.stopped ? 0 : 1;
 }
 

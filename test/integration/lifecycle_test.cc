@@ -97,6 +97,30 @@ TEST(Lifecycle, SigtermKillsTasksStillRunningAfterTheGrace) {
   EXPECT_EQ(r->str("/result/taskRuns/0/state"), "KILLED");
 }
 
+TEST(Lifecycle, ASecondAgentOnTheSameSocketRefusesToStartAndTheFirstCarriesOn) {
+  auto first = test::AgentProcess::start(RUNNERD_BIN);
+  ASSERT_TRUE(first);
+  test::TempDir other;
+  std::string cmd = std::string(RUNNERD_BIN) + " --socket " + first->socket() + " --state-dir " +
+                    other.path() + "/s 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  int status = pclose(p);
+  std::string out(buf, n);
+  ASSERT_TRUE(WIFEXITED(status)) << "runnerd crashed instead of exiting: " << out;
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(out.find("another runnerd is already listening on " + first->socket()),
+            std::string::npos)
+      << out;
+  Client c(first->socket());
+  auto r = c.call(R"({"op":"stats"})");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->truth("/ok"));
+  EXPECT_TRUE(exited_zero(first->stop(SIGTERM, std::chrono::seconds(20))));
+}
+
 // Every byte a fast writer prints is stored: the task is slowed, never truncated.
 TEST(Lifecycle, AOneGibibyteWriterIsStoredByteForByte) {
   uint64_t bytes = 1ull << 30;
