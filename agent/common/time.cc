@@ -1,5 +1,6 @@
 #include "agent/common/time.h"
 
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -35,7 +36,22 @@ static int64_t days_from_civil(int y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+static size_t format_iso8601(char* buf, size_t cap, int64_t epoch_ms);
+
 void append_iso8601(std::string& out, int64_t epoch_ms) {
+  // Log lines come in bursts within one millisecond: format each ms once per
+  // thread (snprintf was a third of the loop's time on a chatty task).
+  thread_local int64_t cached_ms = INT64_MIN;
+  thread_local char cached[32];
+  thread_local size_t cached_len = 0;
+  if (epoch_ms != cached_ms) {
+    cached_len = format_iso8601(cached, sizeof cached, epoch_ms);
+    cached_ms = epoch_ms;
+  }
+  out.append(cached, cached_len);
+}
+
+static size_t format_iso8601(char* buf, size_t cap, int64_t epoch_ms) {
   int64_t secs = epoch_ms >= 0 ? epoch_ms / 1000 : (epoch_ms - 999) / 1000;
   int ms = static_cast<int>(epoch_ms - secs * 1000);
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -43,10 +59,9 @@ void append_iso8601(std::string& out, int64_t epoch_ms) {
   int y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d,
-                        sod / 3600, (sod / 60) % 60, sod % 60, ms);
-  out.append(buf, static_cast<size_t>(n));
+  int n = std::snprintf(buf, cap, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d, sod / 3600,
+                        (sod / 60) % 60, sod % 60, ms);
+  return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
 std::string iso8601(int64_t epoch_ms) {
