@@ -41,21 +41,36 @@ Status remove_tree(const std::string& path) {
   return {};
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return Error::from_errno(errno, "creating " + tmp);
+static Status write_all(int fd, std::string_view data, const std::string& path) {
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      close(fd);
-      unlink(tmp.c_str());
-      return Error::from_errno(e, "writing " + tmp);
+      return Error::from_errno(errno, "writing " + path);
     }
     off += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Status write_file(const std::string& path, std::string_view data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return Error::from_errno(errno, "creating " + path);
+  Status st = write_all(fd, data, path);
+  close(fd);
+  return st;
+}
+
+Status write_file_atomic(const std::string& path, std::string_view data) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return Error::from_errno(errno, "creating " + tmp);
+  Status st = write_all(fd, data, tmp);
+  if (!st.ok()) {
+    close(fd);
+    unlink(tmp.c_str());
+    return st;
   }
   if (fdatasync(fd) != 0) {
     int e = errno;

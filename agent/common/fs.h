@@ -11,6 +11,9 @@ namespace agent::fs {
 Status make_dirs(const std::string& path, int mode);
 // rm -rf that never follows symlinks out of `path`.
 Status remove_tree(const std::string& path);
+// Creates or truncates `path` with `data`, mode 0640, without syncing: for
+// scratch files such as a task's script, which die with the working directory.
+Status write_file(const std::string& path, std::string_view data);
 // Writes `data` to `path` through a temporary file and rename(2), with fsync.
 Status write_file_atomic(const std::string& path, std::string_view data);
 Result<std::string> read_file(const std::string& path);

@@ -199,6 +199,7 @@ void Supervisor::start_next_task(Execution& exec) {
   }
 
   run.live = std::make_unique<LiveTask>(config_.max_line_bytes);
+  live_runs_.insert(&run);
   run.live->exec = &exec;
   run.live->log_key = next_log_key_++;
   running_++;
@@ -233,8 +234,8 @@ Status Supervisor::launch(Execution& exec, TaskRun& run, const flow::TaskDef& de
   flow::CommandLine cmd = flow::build_command_line(def, live.working_dir, new_id(),
                                                    &flow::binary_on_path);
   if (cmd.script_file) {
-    Status st = fs::write_file_atomic(live.working_dir + "/" + cmd.script_file->name,
-                                      cmd.script_file->content);
+    Status st = fs::write_file(live.working_dir + "/" + cmd.script_file->name,
+                               cmd.script_file->content);
     if (!st.ok()) return std::move(st).error().context("writing the script file");
   }
 
@@ -357,11 +358,9 @@ void Supervisor::flush_dirty() {
 void Supervisor::set_paused_all(bool paused) {
   if (paused_all_ == paused) return;
   paused_all_ = paused;
-  for (Execution* exec : ordered_) {
-    if (is_final(exec->state) || exec->task_runs.empty()) continue;
-    TaskRun& run = *exec->task_runs.back();
-    if (run.live && run.live->task && !run.live->runner_finished) {
-      run.live->runner->set_output_paused(*run.live->task, paused);
+  for (TaskRun* run : live_runs_) {
+    if (run->live->task && !run->live->runner_finished) {
+      run->live->runner->set_output_paused(*run->live->task, paused);
     }
   }
 }
@@ -449,6 +448,7 @@ void Supervisor::end_task_run(TaskRun& run) {
   run.ended_ms = now_ms();
   std::string dir = std::move(live.working_dir);
   run.live.reset();
+  live_runs_.erase(&run);
   running_--;
   if (!dir.empty()) remove_working_dir(std::move(dir));
   set_state(exec, &run, state);
@@ -565,11 +565,8 @@ void Supervisor::shutdown(std::function<void()> done) {
     shutdown_timer_->start(static_cast<uint64_t>(config_.termination_grace.count()), 0, [this] {
       log::warn("termination grace period over: killing " + std::to_string(running_) +
                 " running tasks");
-      for (Execution* exec : ordered_) {
-        if (is_final(exec->state) || exec->task_runs.empty()) continue;
-        TaskRun& run = *exec->task_runs.back();
-        if (run.live) start_kill(run, KillReason::kShutdown);
-      }
+      std::vector<TaskRun*> live(live_runs_.begin(), live_runs_.end());
+      for (TaskRun* run : live) start_kill(*run, KillReason::kShutdown);
     });
   }
   maybe_finish_shutdown();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <uv.h>
@@ -98,6 +99,7 @@ class Supervisor final : public runner::TaskObserver {
   std::deque<Execution*> queue_;           // executions whose next task waits for a slot
   std::unordered_map<uint64_t, TaskRun*> log_runs_;  // open logs by key
   std::vector<TaskRun*> dirty_;            // runs with an unflushed chunk
+  std::unordered_set<TaskRun*> live_runs_;  // runs holding a LiveTask
   std::unique_ptr<uv::Timer> flush_timer_;
   std::unique_ptr<uv::Timer> shutdown_timer_;
   uint64_t next_log_key_ = 1;
