@@ -92,17 +92,24 @@ void Connection::consume(std::string_view data) {
 }
 
 void Connection::send(std::string_view line) {
-  if (closing_) return;
-  out_.append(line);
-  if (backlog() > max_backlog_) {
+  if (closing_ || overflowed_) return;
+  if (backlog() + line.size() > max_backlog_) {
     // The client does not read what it asked for: drop it rather than grow.
-    fail();
+    // Not here: the caller may be walking its list of streams. The next
+    // flush closes it.
+    overflowed_ = true;
+    out_.clear();
     return;
   }
+  out_.append(line);
   if (backlog() >= kLowWater) was_backlogged_ = true;
 }
 
 void Connection::flush() {
+  if (overflowed_) {
+    fail();
+    return;
+  }
   if (closing_ || out_.empty()) return;
   auto* req = new WriteReq{};
   req->data.swap(out_);

@@ -58,7 +58,7 @@ class Connection final : public uv::Closeable {
   bool closing() const { return closing_; }
   // Writes what is queued now (the server calls it once per loop iteration).
   void flush();
-  bool has_pending() const { return !out_.empty(); }
+  bool has_pending() const { return !out_.empty() || overflowed_; }
   // Closes a client that stopped sending once everything owed to it is written.
   void maybe_finish_after_eof();
   // Stops reading, lets queued output go, and closes.
@@ -88,6 +88,7 @@ class Connection final : public uv::Closeable {
   bool closing_ = false;
   bool shutdown_after_flush_ = false;
   bool read_eof_ = false;  // the client will send no more requests
+  bool overflowed_ = false;  // unread output passed the bound: closed at the next flush
   char read_buf_[16384];
 };
 

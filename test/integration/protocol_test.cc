@@ -17,7 +17,7 @@ using test::Client;
 
 class Protocol : public test::AgentTest {
  protected:
-  Protocol() : AgentTest("maxRequestBytes: 65536\n") {}
+  Protocol() : AgentTest("maxRequestBytes: 65536\nmaxClientBufferBytes: 1048576\n") {}
   // Sends a raw line and returns the error it gets.
   test::Message error_for(const std::string& line) {
     EXPECT_TRUE(client_->send_raw(line + "\n"));
@@ -176,6 +176,24 @@ TEST_F(Protocol, AClientThatStopsSendingStillGetsEveryAnswerAndItsStreams) {
   EXPECT_EQ(seen[1], "2:");
   EXPECT_EQ(seen[2], "3:");
   EXPECT_EQ(seen.back(), "2:end");
+}
+
+TEST_F(Protocol, AClientThatNeverReadsItsAnswersIsDroppedAtTheBound) {
+  Client greedy(agent_->socket());
+  ASSERT_TRUE(greedy.connected());
+  int rcvbuf = 4096;
+  setsockopt(greedy.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  std::string batch;
+  for (int i = 0; i < 200; i++) batch += "{\"id\":" + std::to_string(i) + ",\"op\":\"stats\"}\n";
+  // About 5,000 answers of ~800 bytes, never read: far past the 1 MiB bound.
+  for (int round = 0; round < 25 && greedy.send_raw(batch); round++) {
+  }
+  expect_still_serving();
+  // The agent closed it: reading what was buffered ends in EOF, well short of all answers.
+  int answers = 0;
+  while (greedy.read_line(std::chrono::seconds(10))) answers++;
+  EXPECT_LT(answers, 5000);
+  expect_still_serving();
 }
 
 TEST_F(Protocol, ListFiltersByStateNewestFirst) {
