@@ -77,6 +77,8 @@ Status apply(json::Object root, AgentConfig& c) {
     } else if (key == "zstdLevel") {
       AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1, 19));
       c.zstd_level = static_cast<int>(n);
+    } else if (key == "scriptLibDir") {
+      AGENT_ASSIGN_OR_RETURN(c.script_lib_dir, json::as_string(v, key));
     } else if (key == "defaultRunner") {
       AGENT_ASSIGN_OR_RETURN(c.default_runner, json::as_string(v, key));
     } else if (key == "process") {

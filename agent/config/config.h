@@ -26,6 +26,8 @@ struct AgentConfig {
   int zstd_level = 1;
   std::string default_runner = "io.kestra.plugin.scripts.runner.docker.Docker";
   bool process_cgroups = true;     // a cgroup per Process task where the host allows it
+  // The `kestra` modules put on PYTHONPATH / NODE_PATH of Python and Node tasks.
+  std::string script_lib_dir = RUNNERD_SCRIPT_LIB_DIR;
   std::string config_path;         // the file this came from, if any
 };
 

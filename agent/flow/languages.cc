@@ -9,12 +9,13 @@ namespace {
 // Defaults from Kestra's plugin-scripts (reference §2.2).
 constexpr std::array kLanguages = {
     Language{"shell", "io.kestra.plugin.scripts.shell.Commands",
-             "io.kestra.plugin.scripts.shell.Script", "", "", ".sh", "ubuntu", false},
+             "io.kestra.plugin.scripts.shell.Script", "", "", ".sh", "ubuntu", false, "", ""},
     Language{"python", "io.kestra.plugin.scripts.python.Commands",
              "io.kestra.plugin.scripts.python.Script", "python", "python3", ".py",
-             "python:3.13-slim", true},
+             "python:3.13-slim", true, "PYTHONPATH", "python"},
     Language{"node", "io.kestra.plugin.scripts.node.Commands",
-             "io.kestra.plugin.scripts.node.Script", "node", "nodejs", ".js", "node", false},
+             "io.kestra.plugin.scripts.node.Script", "node", "nodejs", ".js", "node", false,
+             "NODE_PATH", "node"},
 };
 
 }  // namespace

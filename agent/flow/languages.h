@@ -18,6 +18,8 @@ struct Language {
   std::string_view extension;       // ".py"
   std::string_view default_image;   // Kestra's default containerImage
   bool python_env;                  // adds PYTHONUNBUFFERED and pip's quiet variables
+  std::string_view lib_env;         // PYTHONPATH / NODE_PATH: where the `kestra` module is found
+  std::string_view lib_subdir;      // its folder under the agent's scriptLibDir
 };
 
 struct TaskTypeMatch {

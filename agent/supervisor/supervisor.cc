@@ -40,6 +40,20 @@ void set_env(std::vector<std::string>& env, std::string_view name, std::string_v
   env.push_back(entry + std::string(value));
 }
 
+// NAME=dir:<previous value>, or NAME=dir.
+void prepend_path_env(std::vector<std::string>& env, std::string_view name, const std::string& dir) {
+  std::string prefix(name);
+  prefix += '=';
+  for (auto& e : env) {
+    if (e.compare(0, prefix.size(), prefix) == 0) {
+      std::string old = e.substr(prefix.size());
+      e = prefix + dir + (old.empty() ? "" : ":" + old);
+      return;
+    }
+  }
+  env.push_back(prefix + dir);
+}
+
 }  // namespace
 
 Supervisor::Supervisor(uv_loop_t* loop, const AgentConfig& config, runner::Registry& registry)
@@ -249,6 +263,11 @@ Status Supervisor::launch(Execution& exec, TaskRun& run, const flow::TaskDef& de
   spec.argv = std::move(cmd.argv);
   spec.env = base_env_;
   for (const auto& [k, v] : cmd.env) set_env(spec.env, k, v);
+  if (!def.language->lib_env.empty() && !config_.script_lib_dir.empty()) {
+    // `from kestra import Kestra` / require('@kestra-io/libs') work with no install.
+    prepend_path_env(spec.env, def.language->lib_env,
+                     config_.script_lib_dir + "/" + std::string(def.language->lib_subdir));
+  }
   for (const auto& [k, v] : def.env) set_env(spec.env, k, v);
   set_env(spec.env, "WORKING_DIR", live.working_dir);
   spec.working_dir = live.working_dir;

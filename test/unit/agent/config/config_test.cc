@@ -17,6 +17,7 @@ terminationGracePeriod: PT1M
 maxLineBytes: 4096
 zstdLevel: 3
 defaultRunner: io.kestra.plugin.core.runner.Process
+scriptLibDir: /opt/lib
 process:
   cgroups: false
 )",
@@ -29,6 +30,7 @@ process:
   EXPECT_EQ(c.termination_grace.count(), 60000);
   EXPECT_EQ(c.zstd_level, 3);
   EXPECT_FALSE(c.process_cgroups);
+  EXPECT_EQ(c.script_lib_dir, "/opt/lib");
   agent::apply_default_paths(c);
   EXPECT_EQ(c.work_dir, "/tmp/state/work");
 }
