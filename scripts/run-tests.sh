@@ -18,9 +18,22 @@ for suite in unit integration; do
   "$build/runnerd_${suite}_tests" --gtest_brief=1 --gtest_output="json:$results/$suite.json" || status=1
 done
 
+# The kestra script libraries (Python and Node), tested with the real interpreters.
+echo "== script library tests"
+here=$(cd "$(dirname "$0")/.." && pwd)
+bash "$here/test/lib/test_kestra_libs.sh" | tee "$results/libs.txt" || status=1
+
 python3 - "$results" "$build" <<'PY'
-import json, os, sys
+import json, os, re, sys
 passed = failed = 0
+libs = open(os.path.join(sys.argv[1], "libs.txt")).read().strip().splitlines()
+m = re.fullmatch(r"(\d+) passed, (\d+) failed", libs[-1] if libs else "")
+if m:
+    passed += int(m.group(1))
+    failed += int(m.group(2))
+else:
+    failed += 1
+    print("script library tests: no summary line")
 for name in ("unit", "integration"):
     path = os.path.join(sys.argv[1], name + ".json")
     if not os.path.exists(path):

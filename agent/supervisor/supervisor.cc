@@ -263,12 +263,13 @@ Status Supervisor::launch(Execution& exec, TaskRun& run, const flow::TaskDef& de
   spec.argv = std::move(cmd.argv);
   spec.env = base_env_;
   for (const auto& [k, v] : cmd.env) set_env(spec.env, k, v);
+  for (const auto& [k, v] : def.env) set_env(spec.env, k, v);
   if (!def.language->lib_env.empty() && !config_.script_lib_dir.empty()) {
-    // `from kestra import Kestra` / require('@kestra-io/libs') work with no install.
+    // `from kestra import Kestra` / require('@kestra-io/libs') work with no
+    // install, also when the task sets its own PYTHONPATH / NODE_PATH.
     prepend_path_env(spec.env, def.language->lib_env,
                      config_.script_lib_dir + "/" + std::string(def.language->lib_subdir));
   }
-  for (const auto& [k, v] : def.env) set_env(spec.env, k, v);
   set_env(spec.env, "WORKING_DIR", live.working_dir);
   spec.working_dir = live.working_dir;
   spec.runner_json = def.runner_json;

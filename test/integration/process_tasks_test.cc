@@ -141,6 +141,29 @@ TEST_F(ProcessTasks, PythonAndNodeScriptsAndCommands) {
   EXPECT_EQ(r->str("/result/taskRuns/2/taskId"), "nodescript");
 }
 
+TEST_F(ProcessTasks, KestraLibrariesWorkWithNothingInstalled) {
+  std::string id;
+  std::string flow = R"J({"id":"libs","namespace":"test","tasks":[
+    {"id":"py","type":"io.kestra.plugin.scripts.python.Script",
+     "taskRunner":{"type":"io.kestra.plugin.core.runner.Process"},
+     "script":"from kestra import Kestra\nKestra.outputs({'rows': 3})\nKestra.counter('rows', 3, {'src': 'py'})\nKestra.logger().warning('careful')\n"},
+    {"id":"js","type":"io.kestra.plugin.scripts.node.Script",
+     "taskRunner":{"type":"io.kestra.plugin.core.runner.Process"},
+     "script":"const Kestra = require('@kestra-io/libs');\nKestra.outputs({lang: 'node'});\nKestra.gauge('g', 1.5);\n"}]})J";
+  EXPECT_EQ(run(flow, &id), "SUCCESS");
+  auto r = client_->call("{\"op\":\"outputs\",\"executionId\":\"" + id + "\"}");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->num("/result/taskRuns/0/vars/rows"), 3) << r->text;
+  EXPECT_EQ(r->str("/result/taskRuns/0/metrics/0/name"), "rows");
+  EXPECT_EQ(r->str("/result/taskRuns/0/metrics/0/tags/src"), "py");
+  EXPECT_EQ(r->str("/result/taskRuns/1/vars/lang"), "node") << r->text;
+  EXPECT_EQ(r->str("/result/taskRuns/1/metrics/0/type"), "gauge");
+  auto lines = test::log_lines(*client_, id);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("WARN ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("careful"), std::string::npos) << lines[0];
+}
+
 TEST_F(ProcessTasks, TasksRunInOrderAndAFailureStopsTheFlow) {
   std::string flow = R"J({"id":"seq","namespace":"test","tasks":[
     {"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","taskRunner":{"type":"io.kestra.plugin.core.runner.Process"},"commands":["echo a"]},
