@@ -13,21 +13,19 @@ int64_t now_ms() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Days since 1970-01-01 to civil date (Howard Hinnant's algorithm).
-static void civil_from_days(int64_t z, int& y, unsigned& m, unsigned& d) {
+void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;
   const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   const unsigned doe = static_cast<unsigned>(z - era * 146097);
   const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
   const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
   const unsigned mp = (5 * doy + 2) / 153;
   d = doy - (153 * mp + 2) / 5 + 1;
   m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<int>(yy + (m <= 2));
+  y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
 }
 
-static int64_t days_from_civil(int y, unsigned m, unsigned d) {
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
   const unsigned yoe = static_cast<unsigned>(y - era * 400);
@@ -56,10 +54,11 @@ static size_t format_iso8601(char* buf, size_t cap, int64_t epoch_ms) {
   int ms = static_cast<int>(epoch_ms - secs * 1000);
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
   int sod = static_cast<int>(secs - days * 86400);
-  int y;
+  int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  int n = std::snprintf(buf, cap, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d, sod / 3600,
+  int n = std::snprintf(buf, cap, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                        static_cast<long long>(y), m, d, sod / 3600,
                         (sod / 60) % 60, sod % 60, ms);
   return n > 0 ? static_cast<size_t>(n) : 0;
 }

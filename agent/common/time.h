@@ -13,6 +13,11 @@
 namespace agent {
 
 int64_t now_ms();  // Unix epoch milliseconds (CLOCK_REALTIME)
+
+// Proleptic Gregorian calendar <-> days since 1970-01-01 (Howard Hinnant's
+// algorithms), for every date formatter in the agent.
+int64_t days_from_civil(int64_t year, unsigned month, unsigned day);
+void civil_from_days(int64_t days, int64_t& year, unsigned& month, unsigned& day);
 // Appends "YYYY-MM-DDTHH:MM:SS.mmmZ".
 void append_iso8601(std::string& out, int64_t epoch_ms);
 std::string iso8601(int64_t epoch_ms);

@@ -1,21 +1,13 @@
 #include "agent/template/date.h"
 
+#include "agent/common/time.h"
+
 #include <cctype>
 #include <cstdio>
 
 namespace agent::template_ {
 
 namespace {
-
-// Howard Hinnant's days_from_civil / civil_from_days.
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 struct Civil {
   int64_t year;
@@ -28,15 +20,7 @@ Civil to_civil(Instant t) {
   int64_t rem = ms - days * 86400000;
   Civil c{};
   c.weekday = static_cast<unsigned>(((days % 7) + 7 + 3) % 7);  // 1970-01-01 was a Thursday
-  int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  c.day = doy - (153 * mp + 2) / 5 + 1;
-  c.month = mp < 10 ? mp + 3 : mp - 9;
-  c.year = static_cast<int64_t>(yoe) + era * 400 + (c.month <= 2);
+  agent::civil_from_days(days, c.year, c.month, c.day);
   c.hour = static_cast<unsigned>(rem / 3600000);
   c.minute = static_cast<unsigned>(rem / 60000 % 60);
   c.second = static_cast<unsigned>(rem / 1000 % 60);
@@ -125,7 +109,7 @@ Result<Instant> parse_iso(std::string_view s) {
     if (i < s.size() && s[i] == '[') i = s.size();  // a zone id after the offset: ignored
   }
   if (i != s.size()) return bad();
-  int64_t days = days_from_civil(y, mo, d);
+  int64_t days = agent::days_from_civil(y, mo, d);
   t.epoch_ms = ((days * 24 + h) * 60 + mi) * 60000 + int64_t{sec} * 1000 + ms -
                int64_t{t.offset_minutes} * 60000;
   return t;
