@@ -92,8 +92,8 @@ TEST_F(HttpErrorsTest, ConnectionClosedMidResponseIsUnavailable) {
 }
 
 TEST_F(HttpErrorsTest, CancelInFlightCompletesOnceWithCancelled) {
-  test::Gate received;
-  test::Gate release;
+  test::Gate& received = new_gate();
+  test::Gate& release = new_gate();
   server_.route("/hold", [&](const test::HttpRequestSeen&, test::HttpExchange& ex) {
     received.open();
     release.wait();
@@ -121,6 +121,7 @@ TEST_F(HttpErrorsTest, CancelInFlightCompletesOnceWithCancelled) {
   ASSERT_FALSE(out->ok());
   EXPECT_EQ(Errc::kCancelled, out->error().code());
   EXPECT_EQ(0u, client_->in_flight());
+  stop_server();
 }
 
 TEST_F(HttpErrorsTest, CloseCancelsEverythingInFlight) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,8 +24,17 @@ class HttpFixture : public test::LoopTest {
   }
   void TearDown() override {
     close_client();
-    server_.stop();
+    stop_server();
     LoopTest::TearDown();
+  }
+
+  // A gate owned by the fixture: it outlives every handler thread that waits on it.
+  test::Gate& new_gate() { return gates_.emplace_back(); }
+  // Opens every gate and stops the server. A test whose handlers capture its
+  // locals calls it last, so no handler thread runs on after those locals die.
+  void stop_server() {
+    for (auto& g : gates_) g.open();
+    server_.stop();
   }
 
   // Routes must be added before.
@@ -60,6 +70,7 @@ class HttpFixture : public test::LoopTest {
     return r;
   }
 
+  std::deque<test::Gate> gates_;
   test::HttpTestServer server_;
   std::unique_ptr<HttpClient> client_;
   std::string unix_path_;

@@ -17,7 +17,7 @@ using HttpStreamTest = HttpFixture;
 using namespace std::chrono_literals;
 
 TEST_F(HttpStreamTest, ChunksArriveBeforeTheServerSendsTheLast) {
-  test::Gate first_received;
+  test::Gate& first_received = new_gate();
   std::atomic<bool> last_sent{false};
   server_.route("/logs", [&](const test::HttpRequestSeen&, test::HttpExchange& ex) {
     ex.begin_chunked(200, {{"Content-Type", "application/vnd.docker.raw-stream"}});
@@ -55,6 +55,7 @@ TEST_F(HttpStreamTest, ChunksArriveBeforeTheServerSendsTheLast) {
   ASSERT_TRUE(end->ok()) << end->error().describe();
   EXPECT_EQ("first line\nlast line\n", data);
   EXPECT_EQ((std::vector<std::string>{"head 200", "data", "end"}), events);
+  stop_server();
 }
 
 TEST_F(HttpStreamTest, ScriptedChunksWithDelays) {
@@ -87,7 +88,7 @@ TEST_F(HttpStreamTest, HeadWithoutBodyStillEnds) {
 }
 
 TEST_F(HttpStreamTest, CancelFromOnDataEndsOnceWithCancelled) {
-  test::Gate release;
+  test::Gate& release = new_gate();
   server_.route("/watch", [&](const test::HttpRequestSeen&, test::HttpExchange& ex) {
     ex.begin_chunked(200);
     ex.chunk("event 1\n");
@@ -116,10 +117,11 @@ TEST_F(HttpStreamTest, CancelFromOnDataEndsOnceWithCancelled) {
   EXPECT_EQ(1, data_calls);
   EXPECT_EQ(1, ends);
   EXPECT_EQ(Errc::kCancelled, end->error().code());
+  stop_server();
 }
 
 TEST_F(HttpStreamTest, PauseHoldsDataBackUntilResumed) {
-  test::Gate paused;
+  test::Gate& paused = new_gate();
   std::atomic<bool> rest_sent{false};
   server_.route("/follow", [&](const test::HttpRequestSeen&, test::HttpExchange& ex) {
     ex.begin_chunked(200);
@@ -157,6 +159,7 @@ TEST_F(HttpStreamTest, PauseHoldsDataBackUntilResumed) {
   ASSERT_TRUE(run_until([&] { return end.has_value(); }));
   EXPECT_TRUE(end->ok());
   EXPECT_EQ("one\ntwo\n", data);
+  stop_server();
 }
 
 TEST_F(HttpStreamTest, StreamFailureBeforeHeadSkipsOnHead) {
