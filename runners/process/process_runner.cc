@@ -133,20 +133,31 @@ class ProcessRunner final : public agent::runner::Runner {
 
   agent::Result<std::unique_ptr<agent::runner::RunnerTask>> start(
       const agent::runner::TaskSpec& spec, TaskObserver& observer) override {
-    AGENT_ASSIGN_OR_RETURN(Spawned s, spawn_task(spec.argv, spec.env, spec.working_dir));
-    spawned_++;
-    auto task = std::make_unique<ProcessTask>(*this, observer);
+    // The child joins its cgroup itself, before it execs: nothing it starts
+    // can be outside. Without one, the process group is all there is.
+    std::string cgroup_dir;
+    int procs_fd = -1;
     if (cgroups_.enabled()) {
-      // The child runs its interpreter's startup before it can fork; moving it
-      // right after posix_spawn returns (CLONE_VFORK: after its exec) wins that
-      // race in practice, and the process group covers the rest.
       auto dir = cgroup::create(cgroups_, spec.task_run_id + "-" + std::to_string(spec.attempt));
-      if (dir.ok() && cgroup::add_process(*dir, s.pid).ok()) {
-        task->cgroup_dir = *dir;
-      } else if (dir.ok()) {
-        (void)cgroup::remove(*dir);
+      if (dir.ok()) {
+        procs_fd = cgroup::open_procs(*dir);
+        if (procs_fd >= 0) {
+          cgroup_dir = *dir;
+        } else {
+          (void)cgroup::remove(*dir);
+        }
       }
     }
+    auto spawned = spawn_task(spec.argv, spec.env, spec.working_dir, procs_fd);
+    if (procs_fd >= 0) ::close(procs_fd);
+    if (!spawned.ok()) {
+      if (!cgroup_dir.empty()) (void)cgroup::remove(cgroup_dir);
+      return std::move(spawned).error();
+    }
+    Spawned s = *spawned;
+    spawned_++;
+    auto task = std::make_unique<ProcessTask>(*this, observer);
+    task->cgroup_dir = std::move(cgroup_dir);
     agent::Status st = task->open(loop_, s);
     if (!st.ok()) {
       // Handles that did open are closed by Closeable; the child must not outlive us.

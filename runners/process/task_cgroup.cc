@@ -71,8 +71,8 @@ agent::Result<std::string> create(const CgroupRoot& root, const std::string& nam
   return dir;
 }
 
-agent::Status add_process(const std::string& dir, pid_t pid) {
-  return write_file(dir + "/cgroup.procs", std::to_string(pid));
+int open_procs(const std::string& dir) {
+  return open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
 }
 
 void signal_all(const std::string& dir, int sig) {
