@@ -55,7 +55,6 @@ class Supervisor final : public runner::TaskObserver {
   // Stops starting tasks, ends queued ones, lets running ones finish within the
   // termination grace, then kills them; `done` runs when everything is stored.
   void shutdown(std::function<void()> done);
-  bool draining() const { return draining_; }
 
   const std::vector<Execution*>& ordered() const { return ordered_; }
   std::string log_path(const TaskRun& run) const;

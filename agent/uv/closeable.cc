@@ -26,7 +26,6 @@ void deferred_delete_run(uv_idle_t* idle) noexcept {
 
 void Closeable::close(std::unique_ptr<Closeable> self) noexcept {
   Closeable* obj = self.release();
-  obj->on_closing();
   obj->released_ = true;
   for (int i = 0; i < obj->count_; i++) {
     uv_handle_t* h = obj->handles_[i];

@@ -42,10 +42,6 @@ class Closeable {
   // object; close() later skips it.
   void close_handle(uv_handle_t* handle) noexcept;
 
-  // Runs just before the handles are closed by close(); the object may still
-  // use them. Default does nothing.
-  virtual void on_closing() noexcept {}
-
  private:
   static void on_closed(uv_handle_t* handle) noexcept;
   void maybe_delete() noexcept;

@@ -20,8 +20,6 @@ bool Timer::active() const {
   return uv_is_active(reinterpret_cast<const uv_handle_t*>(&timer_)) != 0;
 }
 
-void Timer::unref() { uv_unref(reinterpret_cast<uv_handle_t*>(&timer_)); }
-
 void Timer::on_fire(uv_timer_t* t) noexcept {
   auto& self = owner<Timer>(t);
   // Copy: the callback may restart the timer with a new function.

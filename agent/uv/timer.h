@@ -17,8 +17,6 @@ class Timer final : public Closeable {
   void start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()> cb);
   void stop();
   bool active() const;
-  // The timer does not keep the loop alive.
-  void unref();
 
  private:
   Timer() = default;

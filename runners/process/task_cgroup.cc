@@ -88,10 +88,6 @@ agent::Status remove(const std::string& dir) {
   return {};
 }
 
-bool populated(const std::string& dir) {
-  std::string events = read_file(dir + "/cgroup.events");
-  return events.find("populated 1") != std::string::npos;
-}
 
 }  // namespace cgroup
 

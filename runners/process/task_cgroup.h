@@ -34,7 +34,6 @@ int open_procs(const std::string& dir);
 void signal_all(const std::string& dir, int sig);
 // Removes the cgroup; EBUSY while processes are still exiting.
 agent::Status remove(const std::string& dir);
-bool populated(const std::string& dir);
 }  // namespace cgroup
 
 }  // namespace runners::process

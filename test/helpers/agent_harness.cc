@@ -303,6 +303,18 @@ std::vector<std::string> log_lines(Client& c, const std::string& exec_id) {
   return out;
 }
 
+CommandResult run_command(const std::string& shell_command) {
+  CommandResult r;
+  FILE* p = popen(shell_command.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
 std::string json_quote(std::string_view s) {
   std::string out;
   agent::json::append_quoted(out, s);

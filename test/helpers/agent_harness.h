@@ -122,4 +122,11 @@ std::vector<std::string> log_lines(Client& c, const std::string& exec_id);
 std::string shell_flow(const std::vector<std::string>& commands, const std::string& extra = "");
 std::string json_quote(std::string_view s);
 
+// Runs `shell_command` and returns its exit status (-1 if it did not exit) and stdout.
+struct CommandResult {
+  int status = -1;
+  std::string out;
+};
+CommandResult run_command(const std::string& shell_command);
+
 }  // namespace test

@@ -103,14 +103,9 @@ TEST(Lifecycle, ASecondAgentOnTheSameSocketRefusesToStartAndTheFirstCarriesOn) {
   test::TempDir other;
   std::string cmd = std::string(RUNNERD_BIN) + " --socket " + first->socket() + " --state-dir " +
                     other.path() + "/s 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  char buf[4096];
-  size_t n = fread(buf, 1, sizeof buf - 1, p);
-  int status = pclose(p);
-  std::string out(buf, n);
-  ASSERT_TRUE(WIFEXITED(status)) << "runnerd crashed instead of exiting: " << out;
-  EXPECT_EQ(WEXITSTATUS(status), 1);
+  auto [status, out] = test::run_command(cmd);
+  ASSERT_NE(status, -1) << "runnerd crashed instead of exiting: " << out;
+  EXPECT_EQ(status, 1);
   EXPECT_NE(out.find("another runnerd is already listening on " + first->socket()),
             std::string::npos)
       << out;

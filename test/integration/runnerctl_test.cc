@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <fstream>
 
@@ -15,10 +14,7 @@
 
 namespace {
 
-struct Output {
-  int status = -1;
-  std::string out;
-};
+using Output = test::CommandResult;
 
 class Runnerctl : public ::testing::Test {
  protected:
@@ -35,15 +31,7 @@ class Runnerctl : public ::testing::Test {
   Output ctl(const std::string& args) {
     std::string cmd = std::string(RUNNERCTL_BIN) + " --socket " + agent_->socket() + " " + args +
                       " 2>" + agent_->dir() + "/ctl.err";
-    Output o;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return o;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
-    int st = pclose(p);
-    o.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return o;
+    return test::run_command(cmd);
   }
   std::string err() {
     std::ifstream in(agent_->dir() + "/ctl.err");
@@ -156,12 +144,8 @@ tasks:
 
   std::string missing_sock = std::string(RUNNERCTL_BIN) + " --socket " + agent_->dir() +
                              "/none.sock ps 2>&1";
-  FILE* p = popen(missing_sock.c_str(), "r");
-  std::array<char, 4096> buf{};
-  size_t n = fread(buf.data(), 1, buf.size() - 1, p);
-  int st = pclose(p);
-  std::string msg(buf.data(), n);
-  EXPECT_NE(WEXITSTATUS(st), 0);
+  auto [st, msg] = test::run_command(missing_sock);
+  EXPECT_NE(st, 0);
   EXPECT_NE(msg.find("cannot connect"), std::string::npos) << msg;
 }
 
