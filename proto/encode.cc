@@ -30,6 +30,23 @@ void write_metrics(Writer& w, const agent::logstream::MetricSet& metrics) {
   w.end_array();
 }
 
+// vars, metrics, outputFiles, and the outputs of tasks that are not scripts.
+static void write_run_outputs(Writer& w, const agent::TaskRun& run) {
+  w.key("vars").begin_object();
+  for (const auto& [k, v] : run.vars) w.key(k).raw(v);
+  w.end_object();
+  w.key("metrics");
+  write_metrics(w, run.metrics);
+  w.key("outputFiles").begin_object();
+  for (const auto& [k, v] : run.output_files) w.kv(k, v);
+  w.end_object();
+  if (!run.task_outputs.empty()) {
+    w.key("outputs").begin_object();
+    for (const auto& [k, v] : run.task_outputs) w.key(k).raw(v);
+    w.end_object();
+  }
+}
+
 void write_task_run(Writer& w, const agent::Execution& exec, const agent::TaskRun& run,
                     ExecutionDetail detail) {
   (void)exec;
@@ -44,14 +61,9 @@ void write_task_run(Writer& w, const agent::Execution& exec, const agent::TaskRu
   int64_t d = duration_ms(run.started_ms, run.ended_ms);
   if (d >= 0) w.kv("durationMs", d);
   w.kv("logLines", run.log_lines);
+  if (!run.parent_id.empty()) w.kv("parentId", run.parent_id);
   if (!run.error.empty()) w.kv("error", run.error);
-  if (detail.outputs) {
-    w.key("vars").begin_object();
-    for (const auto& [k, v] : run.vars) w.key(k).raw(v);
-    w.end_object();
-    w.key("metrics");
-    write_metrics(w, run.metrics);
-  }
+  if (detail.outputs) write_run_outputs(w, run);
   w.end_object();
 }
 
@@ -84,12 +96,7 @@ void write_outputs(Writer& w, const agent::Execution& exec) {
     w.kv("taskId", run->task_id).kv("taskRunId", run->id).kv("attempt", run->attempt);
     w.kv("state", agent::state_name(run->state));
     if (run->exit_code) w.kv("exitCode", *run->exit_code);
-    w.key("vars").begin_object();
-    for (const auto& [k, v] : run->vars) w.key(k).raw(v);
-    w.end_object();
-    w.key("metrics");
-    write_metrics(w, run->metrics);
-    w.key("outputFiles").begin_object().end_object();
+    write_run_outputs(w, *run);
     w.end_object();
   }
   w.end_array();

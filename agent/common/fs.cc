@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace agent::fs {
@@ -105,6 +106,38 @@ Result<std::string> read_file(const std::string& path) {
   }
   close(fd);
   return out;
+}
+
+Result<std::pair<std::string, int64_t>> read_range(const std::string& path, int64_t offset,
+                                                   int64_t length) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error::from_errno(errno, "opening " + path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return Error::from_errno(e, "reading " + path);
+  }
+  int64_t size = st.st_size;
+  std::string out;
+  if (offset < size) {
+    out.resize(static_cast<size_t>(std::min(length, size - offset)));
+    size_t got = 0;
+    while (got < out.size()) {
+      ssize_t n = pread(fd, out.data() + got, out.size() - got, offset + static_cast<int64_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int e = errno;
+        close(fd);
+        return Error::from_errno(e, "reading " + path);
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    out.resize(got);
+  }
+  close(fd);
+  return std::make_pair(std::move(out), size);
 }
 
 }  // namespace agent::fs

@@ -1,7 +1,9 @@
 // Blocking filesystem helpers, for startup and for the thread pool.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include "agent/common/result.h"
 
@@ -17,5 +19,8 @@ Status write_file(const std::string& path, std::string_view data);
 // Writes `data` to `path` through a temporary file and rename(2), with fsync.
 Status write_file_atomic(const std::string& path, std::string_view data);
 Result<std::string> read_file(const std::string& path);
+// Up to `length` bytes from `offset`, and the file's size.
+Result<std::pair<std::string, int64_t>> read_range(const std::string& path, int64_t offset,
+                                                   int64_t length);
 
 }  // namespace agent::fs

@@ -5,6 +5,7 @@
 #include "agent/common/fs.h"
 #include "agent/common/time.h"
 #include "agent/config/paths.h"
+#include "agent/template/value.h"
 #include "agent/json/read.h"
 #include "agent/yaml/yaml_to_json.h"
 
@@ -81,6 +82,21 @@ Status apply(json::Object root, AgentConfig& c) {
       AGENT_ASSIGN_OR_RETURN(c.script_lib_dir, json::as_string(v, key));
     } else if (key == "defaultRunner") {
       AGENT_ASSIGN_OR_RETURN(c.default_runner, json::as_string(v, key));
+    } else if (key == "pluginDefaults") {
+      AGENT_ASSIGN_OR_RETURN(template_::Value list, template_::from_json(v));
+      AGENT_ASSIGN_OR_RETURN(c.plugin_defaults, flow::parse_plugin_defaults(list, key));
+    } else if (key == "allowedPaths") {
+      AGENT_ASSIGN_OR_RETURN(c.allowed_paths, json::as_string_list(v, key));
+      for (size_t i = 0; i < c.allowed_paths.size(); i++) {
+        if (c.allowed_paths[i].empty() || c.allowed_paths[i][0] != '/') {
+          return Error(Errc::kInvalidArgument, "must be an absolute directory",
+                       json::index(key, i));
+        }
+      }
+    } else if (key == "envVarsPrefix") {
+      AGENT_ASSIGN_OR_RETURN(c.env_vars_prefix, json::as_string(v, key));
+    } else if (key == "secretsFile") {
+      AGENT_ASSIGN_OR_RETURN(c.secrets_file, json::as_string(v, key));
     } else if (key == "process") {
       AGENT_ASSIGN_OR_RETURN(json::Object p, json::as_object(v, key));
       for (auto pf : p) {

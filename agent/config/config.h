@@ -6,8 +6,10 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "agent/common/result.h"
+#include "agent/flow/defaults.h"
 
 namespace agent {
 
@@ -28,6 +30,12 @@ struct AgentConfig {
   bool process_cgroups = true;     // a cgroup per Process task where the host allows it
   // The `kestra` modules put on PYTHONPATH / NODE_PATH of Python and Node tasks.
   std::string script_lib_dir = RUNNERD_SCRIPT_LIB_DIR;
+  // Global plugin defaults, applied to every flow after its own (Kestra's
+  // kestra.plugins.defaults): e.g. the Process runner for every script task.
+  std::vector<flow::PluginDefault> plugin_defaults;
+  std::vector<std::string> allowed_paths;   // directories file:// inputFiles may read
+  std::string env_vars_prefix = "ENV_";     // {{ envs.x }}: variables with this prefix
+  std::string secrets_file;                 // KEY=base64 lines, mode 0600; secret('KEY')
   std::string config_path;         // the file this came from, if any
 };
 

@@ -36,7 +36,7 @@ CommandLine build_command_line(const TaskDef& task, std::string_view working_dir
   }
 
   std::vector<std::string> commands;
-  if (task.kind == ScriptKind::kCommands) {
+  if (task.script_kind == ScriptKind::kCommands) {
     commands = task.commands;
   } else if (lang.binary.empty()) {
     commands.push_back(task.script);  // shell Script: inline, the last -c argument
@@ -59,14 +59,22 @@ CommandLine build_command_line(const TaskDef& task, std::string_view working_dir
     return out;
   }
 
+  // targetOS: WINDOWS joins with CRLF and has no `set -e` (Kestra writes an
+  // empty line instead); AUTO is Linux on this agent.
+  bool windows = task.target_os == TargetOs::kWindows;
   std::string script;
+  bool first = true;
   auto add_line = [&](std::string_view line) {
-    if (!script.empty()) script += '\n';
+    if (!first) {
+      if (windows) script += '\r';
+      script += '\n';
+    }
+    first = false;
     script += line;
   };
   bool markers = !task.before_commands.empty();
   if (markers) add_line("echo '" + std::string(kDebugMarker) + "'");
-  if (task.fail_fast) add_line("set -e");
+  if (task.fail_fast) add_line(windows ? std::string_view() : std::string_view("set -e"));
   for (const auto& c : task.before_commands) add_line(c);
   if (markers) add_line("echo '" + std::string(kInfoMarker) + "'");
   for (const auto& c : commands) add_line(c);

@@ -3,6 +3,7 @@
 // language is one row in languages.cc.
 #pragma once
 
+#include <span>
 #include <string_view>
 
 namespace agent::flow {
@@ -20,6 +21,7 @@ struct Language {
   bool python_env;                  // adds PYTHONUNBUFFERED and pip's quiet variables
   std::string_view lib_env;         // PYTHONPATH / NODE_PATH: where the `kestra` module is found
   std::string_view lib_subdir;      // its folder under the agent's scriptLibDir
+  std::string_view label;           // "PowerShell": for docs
 };
 
 struct TaskTypeMatch {
@@ -29,5 +31,8 @@ struct TaskTypeMatch {
 
 // Finds a task type in the table; nullptr language if it is not a script task.
 TaskTypeMatch find_task_type(std::string_view type);
+
+// Every language, in table order.
+std::span<const Language> languages();
 
 }  // namespace agent::flow

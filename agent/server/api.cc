@@ -4,9 +4,13 @@
 
 #include <algorithm>
 
+#include "agent/common/base64.h"
+#include "agent/common/fs.h"
+#include "agent/flow/load.h"
 #include "agent/json/read.h"
 #include "agent/json/writer.h"
 #include "agent/log/log.h"
+#include "agent/uv/work.h"
 #include "proto/encode.h"
 
 namespace agent::server {
@@ -14,7 +18,7 @@ namespace agent::server {
 namespace {
 
 constexpr std::string_view kOps[] = {"hello", "submit", "get",     "list",    "watch", "unwatch",
-                                     "logs",  "cancel", "outputs", "stats"};
+                                     "logs",  "cancel", "outputs", "stats", "readFile"};
 
 Error missing(std::string_view key) {
   return Error(Errc::kInvalidArgument, "required property missing", std::string(key));
@@ -74,6 +78,7 @@ Status Api::dispatch(Connection& conn, const proto::Request& req) {
   const std::string& op = req.op;
   if (op == "hello") return op_hello(conn, req);
   if (op == "submit") return op_submit(conn, req);
+  if (op == "readFile") return op_read_file(conn, req);
   if (op == "get") return op_get(conn, req);
   if (op == "list") return op_list(conn, req);
   if (op == "watch") return op_watch(conn, req);
@@ -124,29 +129,48 @@ Status Api::op_hello(Connection& conn, const proto::Request& req) {
 }
 
 Status Api::op_submit(Connection& conn, const proto::Request& req) {
-  AGENT_TRY(proto::check_keys(req.body, {"flow", "task", "namespace"}));
-  simdjson::dom::element flow_el, task_el;
+  AGENT_TRY(proto::check_keys(req.body, {"flow", "task", "namespace", "inputs"}));
+  simdjson::dom::element flow_el, task_el, inputs_el;
   bool has_flow = req.body["flow"].get(flow_el) == simdjson::SUCCESS;
   bool has_task = req.body["task"].get(task_el) == simdjson::SUCCESS;
   if (has_flow == has_task) {
     return Error(Errc::kInvalidArgument, "submit takes exactly one of 'flow' or 'task'", "flow");
   }
-  Result<flow::Flow> parsed = Error(Errc::kInternal, "unparsed");
+  flow::LoadOptions options{.global_defaults = &config_.plugin_defaults};
+  Result<flow::Flow> loaded = Error(Errc::kInternal, "unparsed");
   if (has_flow) {
-    parsed = flow::parse_flow(flow_el, "flow");
+    loaded = flow::load_flow(flow_el, "flow", options, nullptr);
   } else {
     std::string ns = "default";
     simdjson::dom::element ns_el;
     if (req.body["namespace"].get(ns_el) == simdjson::SUCCESS) {
       AGENT_ASSIGN_OR_RETURN(ns, json::as_string(ns_el, "namespace"));
     }
-    parsed = flow::parse_single_task(task_el, ns, "task");
+    loaded = flow::load_single_task(task_el, ns, "task", options, nullptr);
   }
-  if (!parsed.ok()) return std::move(parsed).error();
-  auto flow = std::make_shared<const flow::Flow>(std::move(parsed).value());
+  if (!loaded.ok()) return std::move(loaded).error();
+  auto flow = std::make_shared<const flow::Flow>(std::move(loaded).value());
+
+  // Inputs: typed and checked against the flow's declarations; uploaded FILE
+  // inputs go to the agent's storage under the new execution's id.
+  SubmitArgs args;
+  args.execution_id = Supervisor::new_execution_id();
+  template_::Value supplied{template_::Value::Map{}};
+  if (req.body["inputs"].get(inputs_el) == simdjson::SUCCESS) {
+    if (!inputs_el.is_object()) return json::type_error("inputs", "an object", inputs_el);
+    AGENT_ASSIGN_OR_RETURN(supplied, template_::from_json(inputs_el));
+  }
+  const files::Storage& storage = supervisor_.storage();
+  auto store_file = [&](std::string_view input_id, std::string_view filename,
+                        std::string_view bytes) -> Result<std::string> {
+    return storage.put_execution_input(flow->namespace_, flow->id, args.execution_id,
+                                       std::string(input_id), filename, bytes);
+  };
+  AGENT_ASSIGN_OR_RETURN(args.inputs,
+                         flow::resolve_inputs(flow->inputs, supplied, store_file, &args.secrets));
   const Peer& peer = conn.peer();
-  AGENT_ASSIGN_OR_RETURN(Execution * exec,
-                         supervisor_.submit(flow, Submitter{peer.uid, peer.pid}));
+  args.who = Submitter{peer.uid, peer.pid};
+  AGENT_ASSIGN_OR_RETURN(Execution * exec, supervisor_.submit(flow, std::move(args)));
   std::string out;
   json::Writer w(out);
   w.begin_object().kv("executionId", exec->id).kv("state", state_name(exec->state));
@@ -154,8 +178,60 @@ Status Api::op_submit(Connection& conn, const proto::Request& req) {
   for (const auto& run : exec->task_runs) {
     w.begin_object().kv("id", run->id).kv("taskId", run->task_id).end_object();
   }
-  w.end_array().end_object();
+  w.end_array();
+  if (!flow->warnings.empty()) {
+    w.key("warnings").begin_array();
+    for (const auto& warning : flow->warnings) w.string(warning);
+    w.end_array();
+  }
+  w.end_object();
   conn.send(proto::ok_line(req.id_json, out));
+  return {};
+}
+
+// readFile: a piece of a kestra:// file of the agent's storage, base64.
+Status Api::op_read_file(Connection& conn, const proto::Request& req) {
+  AGENT_TRY(proto::check_keys(req.body, {"uri", "offset", "length"}));
+  simdjson::dom::element e;
+  if (req.body["uri"].get(e) != simdjson::SUCCESS) {
+    return Error(Errc::kInvalidArgument, "required property missing", "uri");
+  }
+  AGENT_ASSIGN_OR_RETURN(std::string uri, json::as_string(e, "uri"));
+  int64_t offset = 0, length = 1 << 20;
+  if (req.body["offset"].get(e) == simdjson::SUCCESS) {
+    AGENT_ASSIGN_OR_RETURN(offset, json::as_int(e, "offset"));
+  }
+  if (req.body["length"].get(e) == simdjson::SUCCESS) {
+    AGENT_ASSIGN_OR_RETURN(length, json::as_int(e, "length"));
+  }
+  if (offset < 0) return Error(Errc::kInvalidArgument, "must not be negative", "offset");
+  if (length < 1 || length > (4 << 20)) {
+    return Error(Errc::kInvalidArgument, "must be between 1 and 4194304", "length");
+  }
+  AGENT_ASSIGN_OR_RETURN(std::string path, supervisor_.storage().resolve(uri));
+  // A bounded read on the thread pool; the answer comes when it is done (a
+  // client that pipelines readFile with other requests matches answers by id).
+  auto result = std::make_shared<Result<std::pair<std::string, int64_t>>>(
+      Error(Errc::kInternal, "not read"));
+  std::string id_json = req.id_json;
+  uint64_t conn_id = conn.id();
+  uv::queue_work(
+      loop_, [path, offset, length, result] { *result = fs::read_range(path, offset, length); },
+      [this, conn_id, id_json, offset, result] {
+        Connection* c = server_ != nullptr ? server_->find(conn_id) : nullptr;
+        if (c == nullptr) return;
+        if (!result->ok()) {
+          const Error& err = result->error();
+          c->send(proto::error_line(id_json, errc_name(err.code()), err.message(), "uri"));
+          return;
+        }
+        const auto& [data, size] = result->value();
+        std::string out;
+        json::Writer w(out);
+        w.begin_object().kv("data", base64_encode(data)).kv("offset", offset).kv("size", size);
+        w.kv_bool("eof", offset + static_cast<int64_t>(data.size()) >= size).end_object();
+        c->send(proto::ok_line(id_json, out));
+      });
   return {};
 }
 

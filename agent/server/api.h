@@ -42,6 +42,7 @@ class Api final : public ConnectionHandler, public SupervisorListener {
   Status op_cancel(Connection& conn, const proto::Request& req);
   Status op_outputs(Connection& conn, const proto::Request& req);
   Status op_stats(Connection& conn, const proto::Request& req);
+  Status op_read_file(Connection& conn, const proto::Request& req);
   Result<Execution*> execution_of(const proto::Request& req);
 
   uv_loop_t* loop_;

@@ -21,6 +21,7 @@ bool parse_state(std::string_view name, State& out) {
 
 TaskRun::TaskRun() = default;
 TaskRun::~TaskRun() = default;
+Execution::~Execution() { uv::close(retry_timer); }
 
 TaskRun* Execution::find_task_run(std::string_view id_or_prefix) {
   TaskRun* found = nullptr;

@@ -10,8 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "agent/context/mask.h"
 #include "agent/flow/flow.h"
 #include "agent/logstream/protocol_line.h"
+#include "agent/template/value.h"
+#include "agent/uv/timer.h"
 
 namespace agent {
 
@@ -48,10 +51,31 @@ struct TaskRun {
   // Merged `outputs` of ::{...}:: lines: key -> JSON text, insertion order.
   std::vector<std::pair<std::string, std::string>> vars;
   logstream::MetricSet metrics;
+  // outputFiles (and output-directory files): key -> kestra:// URI.
+  std::vector<std::pair<std::string, std::string>> output_files;
+  // Outputs of tasks that are not scripts (Return's `value`, Clone's
+  // `directory`): key -> JSON text.
+  std::vector<std::pair<std::string, std::string>> task_outputs;
+  std::string parent_id;        // the WorkingDirectory run this one runs in
+  const flow::TaskDef* def = nullptr;  // while the execution runs
+  int64_t first_attempt_ms = 0;  // start of attempt 1 (retry maxDuration)
   std::unique_ptr<LiveTask> live;
 
   TaskRun();
   ~TaskRun();  // out of line: LiveTask is complete only in the supervisor
+};
+
+// One list of tasks being walked: the flow's tasks, or a WorkingDirectory's.
+struct Frame {
+  const std::vector<flow::TaskDef>* list = nullptr;
+  const std::vector<flow::TaskDef>* errors = nullptr;  // run once a task failed
+  size_t next = 0;
+  bool in_errors = false;
+  bool failed = false;          // a task of `list` failed: the rest is skipped
+  bool killed = false;          // a task of `list` was killed
+  State worst = State::kSuccess;  // SUCCESS or WARNING so far
+  TaskRun* owner = nullptr;     // the WorkingDirectory run, null for the flow
+  std::string working_dir;      // shared by the frame's tasks; empty: one per task
 };
 
 struct Execution {
@@ -70,7 +94,19 @@ struct Execution {
   bool queued = false;  // waiting in the supervisor's queue for a slot
   std::string error;
   std::vector<std::unique_ptr<TaskRun>> task_runs;  // in the order they were created
-  size_t next_task = 0;                              // index of the next task to run
+
+  // While it runs:
+  std::vector<Frame> frames;               // the task lists being walked, innermost last
+  State final_state = State::kSuccess;     // of the flow's own task list
+  const flow::TaskDef* pending = nullptr;  // a runner task waiting for a slot
+  int pending_attempt = 1;
+  int64_t pending_first_ms = 0;            // attempt 1's start, for retries
+  bool busy = false;                       // file work in the thread pool
+  std::unique_ptr<uv::Timer> retry_timer;
+  template_::Value inputs;                 // resolved inputs (a map)
+  context::SecretMasker masker;                   // secrets rendered or given as inputs
+
+  ~Execution();
 
   TaskRun* find_task_run(std::string_view id_or_prefix);
 };

@@ -3,17 +3,18 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/logstream/line.h"
 #include "agent/logstream/log_file.h"
 #include "agent/runner/runner.h"
+#include "agent/supervisor/execution.h"
 #include "agent/uv/timer.h"
 
 namespace agent {
 
-struct Execution;
-struct TaskRun;
 
 enum class KillReason : uint8_t { kNone, kCancel, kTimeout, kShutdown };
 
@@ -33,6 +34,13 @@ struct LiveTask {
   std::shared_ptr<logstream::Chunk> chunk;  // being filled; null when empty
   uint64_t log_key = 0;
   std::string working_dir;
+  bool shared_dir = false;    // a WorkingDirectory's: removed by its owner, not this task
+  bool takes_slot = false;    // a runner task: counts against maxRunning
+  std::string output_dir;     // `{{outputDir}}` when enabled, else empty
+  std::vector<std::string> output_globs;  // rendered outputFiles
+  std::optional<State> result;
+  int64_t timeout_ms = 0;               // 0: none
+  std::vector<std::string> extra_env;   // the language's or Clone's own variables  // decided without a runner (Log, Return, WorkingDirectory)
   std::string timeout_text;  // as written, for the error message
   KillReason kill_reason = KillReason::kNone;
   bool runner_finished = false;

@@ -103,6 +103,20 @@ Result<std::unique_ptr<Execution>> decode_record(std::string_view text) {
       if (r["vars"].get_object().get(vars) == simdjson::SUCCESS) {
         for (auto f : vars) run->vars.emplace_back(std::string(f.key), json::to_json(f.value));
       }
+      simdjson::dom::object files;
+      if (r["outputFiles"].get_object().get(files) == simdjson::SUCCESS) {
+        for (auto f : files) {
+          std::string_view uri;
+          if (f.value.get_string().get(uri) == simdjson::SUCCESS) {
+            run->output_files.emplace_back(std::string(f.key), std::string(uri));
+          }
+        }
+      }
+      simdjson::dom::object task_outputs;
+      if (r["outputs"].get_object().get(task_outputs) == simdjson::SUCCESS) {
+        for (auto f : task_outputs) run->task_outputs.emplace_back(std::string(f.key), json::to_json(f.value));
+      }
+      run->parent_id = get_string(r, "parentId");
       simdjson::dom::array metrics;
       if (r["metrics"].get_array().get(metrics) == simdjson::SUCCESS) {
         for (Element me : metrics) {
@@ -133,7 +147,6 @@ Result<std::unique_ptr<Execution>> decode_record(std::string_view text) {
       exec->task_runs.push_back(std::move(run));
     }
   }
-  exec->next_task = exec->task_count;
   return exec;
 }
 

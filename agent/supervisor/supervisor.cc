@@ -28,32 +28,6 @@ constexpr uint64_t kFlushIntervalMs = 20;   // or after this long (live tail lat
 
 using logstream::Level;
 
-void set_env(std::vector<std::string>& env, std::string_view name, std::string_view value) {
-  std::string entry(name);
-  entry += '=';
-  for (auto& e : env) {
-    if (e.compare(0, entry.size(), entry) == 0) {
-      e = entry + std::string(value);
-      return;
-    }
-  }
-  env.push_back(entry + std::string(value));
-}
-
-// NAME=dir:<previous value>, or NAME=dir.
-void prepend_path_env(std::vector<std::string>& env, std::string_view name, const std::string& dir) {
-  std::string prefix(name);
-  prefix += '=';
-  for (auto& e : env) {
-    if (e.compare(0, prefix.size(), prefix) == 0) {
-      std::string old = e.substr(prefix.size());
-      e = prefix + dir + (old.empty() ? "" : ":" + old);
-      return;
-    }
-  }
-  env.push_back(prefix + dir);
-}
-
 }  // namespace
 
 Supervisor::Supervisor(uv_loop_t* loop, const AgentConfig& config, runner::Registry& registry)
@@ -66,7 +40,20 @@ Supervisor::Supervisor(uv_loop_t* loop, const AgentConfig& config, runner::Regis
                   .closed = [this](uint64_t key, Status st) { on_log_closed(key, std::move(st)); },
                   .drained = [this] { set_paused_all(false); },
               }) {
+  storage_ = files::Storage(config.state_dir + "/storage");
   for (char** e = environ; e != nullptr && *e != nullptr; e++) base_env_.emplace_back(*e);
+  secrets_ = context::SecretStore(base_env_);
+  // {{ envs.x }}: variables named <prefix>X, prefix stripped, lower-cased (Kestra).
+  template_::Value::Map envs;
+  const std::string& prefix = config.env_vars_prefix;
+  for (const auto& e : base_env_) {
+    size_t eq = e.find('=');
+    if (prefix.empty() || eq == std::string::npos || e.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string name = e.substr(prefix.size(), eq - prefix.size());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    envs.emplace_back(std::move(name), template_::Value(e.substr(eq + 1)));
+  }
+  envs_ = template_::Value(std::move(envs));
 }
 
 Supervisor::~Supervisor() {
@@ -79,6 +66,7 @@ Status Supervisor::start() {
   AGENT_TRY(fs::make_dirs(config_.state_dir + "/logs", 0750));
   AGENT_TRY(fs::make_dirs(config_.state_dir + "/executions", 0750));
   AGENT_TRY(fs::make_dirs(config_.work_dir, 0750));
+  if (!config_.secrets_file.empty()) AGENT_TRY(secrets_.load_file(config_.secrets_file));
   AGENT_TRY(load_stored());
   AGENT_TRY(writer_.start());
   flush_timer_ = uv::Timer::create(loop_);
@@ -103,17 +91,15 @@ std::string Supervisor::log_path(const TaskRun& run) const {
   return config_.state_dir + "/logs/" + run.id + ".log.zst";
 }
 
-Result<Execution*> Supervisor::submit(std::shared_ptr<const flow::Flow> flow, Submitter who) {
-  if (draining_) return Error(Errc::kUnavailable, "the agent is shutting down");
-  if (queue_.size() >= config_.max_queued) {
-    return Error(Errc::kResourceExhausted,
-                 "queue full: " + std::to_string(queue_.size()) +
-                     " executions wait for a slot (maxQueued); retry later");
-  }
-  // Every task's runner is checked before anything is accepted.
-  for (size_t i = 0; i < flow->tasks.size(); i++) {
-    const flow::TaskDef& t = flow->tasks[i];
-    std::string path = "flow.tasks[" + std::to_string(i) + "]";
+std::string Supervisor::new_execution_id() { return new_id(); }
+
+Status Supervisor::check_runners(const std::vector<flow::TaskDef>& tasks, const std::string& path) {
+  for (size_t i = 0; i < tasks.size(); i++) {
+    const flow::TaskDef& t = tasks[i];
+    std::string tpath = json::index(path, i);
+    AGENT_TRY(check_runners(t.tasks, tpath + ".tasks"));
+    AGENT_TRY(check_runners(t.errors, tpath + ".errors"));
+    if (!t.runs_on_runner()) continue;
     std::string type = t.runner_type.empty() ? config_.default_runner : t.runner_type;
     runner::Lookup found = registry_.find(type);
     if (found.runner == nullptr) {
@@ -123,34 +109,53 @@ Result<Execution*> Supervisor::submit(std::shared_ptr<const flow::Flow> flow, Su
         return Error(Errc::kInvalidArgument,
                      "no taskRunner set, and the default runner " + type +
                          " is not available in this build (available: " + available +
-                         "); set taskRunner: {type: io.kestra.plugin.core.runner.Process} or "
-                         "change defaultRunner in the agent's configuration",
-                     path);
+                         "); set taskRunner: {type: io.kestra.plugin.core.runner.Process}, or "
+                         "give script tasks a default runner with a pluginDefaults entry in "
+                         "the agent's configuration",
+                     tpath);
       }
       return Error(Errc::kInvalidArgument,
                    "unknown task runner '" + type + "' (available: " + available + ")",
-                   path + ".taskRunner.type");
+                   tpath + ".taskRunner.type");
     }
     Status st = found.runner->validate(t.runner_json);
-    if (!st.ok()) return std::move(st).error().at(path + ".taskRunner");
+    if (!st.ok()) return std::move(st).error().at(tpath + ".taskRunner");
   }
+  return {};
+}
+
+Result<Execution*> Supervisor::submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs args) {
+  if (draining_) return Error(Errc::kUnavailable, "the agent is shutting down");
+  if (queue_.size() >= config_.max_queued) {
+    return Error(Errc::kResourceExhausted,
+                 "queue full: " + std::to_string(queue_.size()) +
+                     " executions wait for a slot (maxQueued); retry later");
+  }
+  // Every task's runner is checked before anything is accepted.
+  AGENT_TRY(check_runners(flow->tasks, "flow.tasks"));
+  AGENT_TRY(check_runners(flow->errors, "flow.errors"));
 
   auto exec = std::make_unique<Execution>();
-  exec->id = new_id();
+  exec->id = args.execution_id.empty() ? new_id() : std::move(args.execution_id);
   exec->namespace_ = flow->namespace_;
   exec->flow_id = flow->id;
   exec->task_count = flow->tasks.size();
   exec->flow = std::move(flow);
   exec->created_ms = now_ms();
-  exec->submitted_uid = who.uid;
-  exec->submitted_pid = who.pid;
+  exec->submitted_uid = args.who.uid;
+  exec->submitted_pid = args.who.pid;
+  exec->inputs = std::move(args.inputs);
+  for (auto& s : args.secrets) exec->masker.add(std::move(s));
+  Frame root;
+  root.list = &exec->flow->tasks;
+  root.errors = &exec->flow->errors;
+  exec->frames.push_back(std::move(root));
   Execution* raw = exec.get();
   executions_.emplace(raw->id, std::move(exec));
   ordered_.push_back(raw);
   submissions_++;
-  raw->queued = true;
-  queue_.push_back(raw);
   if (listener_ != nullptr) listener_->on_state(*raw, nullptr);
+  advance(*raw);
   pump();
   return raw;
 }
@@ -180,7 +185,7 @@ void Supervisor::pump() {
     Execution* exec = queue_.front();
     queue_.pop_front();
     exec->queued = false;
-    start_next_task(*exec);
+    start_runner_task(*exec);
   }
 }
 
@@ -191,103 +196,6 @@ void Supervisor::set_state(Execution& exec, TaskRun* run, State state) {
     exec.state = state;
   }
   if (listener_ != nullptr) listener_->on_state(exec, run);
-}
-
-void Supervisor::start_next_task(Execution& exec) {
-  const flow::TaskDef& def = exec.flow->tasks[exec.next_task];
-  auto owned = std::make_unique<TaskRun>();
-  TaskRun& run = *owned;
-  run.id = new_id();
-  run.task_id = def.id;
-  run.type = def.type;
-  run.task_index = exec.next_task;
-  run.runner = std::string(
-      registry_.find(def.runner_type.empty() ? config_.default_runner : def.runner_type)
-          .canonical);
-  run.created_ms = now_ms();
-  exec.task_runs.push_back(std::move(owned));
-  exec.next_task++;
-  if (exec.state == State::kCreated) {
-    exec.started_ms = run.created_ms;
-    set_state(exec, nullptr, State::kRunning);
-  }
-
-  run.live = std::make_unique<LiveTask>(config_.max_line_bytes);
-  live_runs_.insert(&run);
-  run.live->exec = &exec;
-  run.live->log_key = next_log_key_++;
-  running_++;
-  started_++;
-  Status st = launch(exec, run, def);
-  if (!st.ok()) {
-    // Nothing started: the reason is the task's log and its error.
-    append_line(run, Level::kError, st.error().message());
-    run.error = st.error().message();
-    run.live->runner_finished = true;
-    finish_task_run(run);
-  }
-}
-
-Status Supervisor::launch(Execution& exec, TaskRun& run, const flow::TaskDef& def) {
-  LiveTask& live = *run.live;
-  runner::Lookup found =
-      registry_.find(def.runner_type.empty() ? config_.default_runner : def.runner_type);
-  AGENT_CHECK(found.runner != nullptr);  // checked at submit
-  live.runner = found.runner;
-  if (found.deprecated_alias) {
-    append_line(run, Level::kWarn,
-                "taskRunner type '" + def.runner_type + "' is deprecated; use '" +
-                    std::string(found.canonical) + "' instead");
-  }
-  for (const auto& w : def.warnings) append_line(run, Level::kWarn, w);
-
-  live.working_dir = config_.work_dir + "/" + run.id;
-  if (mkdir(live.working_dir.c_str(), 0750) != 0) {
-    return Error::from_errno(errno, "creating working directory " + live.working_dir);
-  }
-  flow::CommandLine cmd = flow::build_command_line(def, live.working_dir, new_id(),
-                                                   &flow::binary_on_path);
-  if (cmd.script_file) {
-    Status st = fs::write_file(live.working_dir + "/" + cmd.script_file->name,
-                               cmd.script_file->content);
-    if (!st.ok()) return std::move(st).error().context("writing the script file");
-  }
-
-  runner::TaskSpec spec;
-  spec.execution_id = exec.id;
-  spec.namespace_ = exec.namespace_;
-  spec.flow_id = exec.flow_id;
-  spec.task_id = def.id;
-  spec.task_run_id = run.id;
-  spec.attempt = run.attempt;
-  spec.argv = std::move(cmd.argv);
-  spec.env = base_env_;
-  for (const auto& [k, v] : cmd.env) set_env(spec.env, k, v);
-  for (const auto& [k, v] : def.env) set_env(spec.env, k, v);
-  if (!def.language->lib_env.empty() && !config_.script_lib_dir.empty()) {
-    // `from kestra import Kestra` / require('@kestra-io/libs') work with no
-    // install, also when the task sets its own PYTHONPATH / NODE_PATH.
-    prepend_path_env(spec.env, def.language->lib_env,
-                     config_.script_lib_dir + "/" + std::string(def.language->lib_subdir));
-  }
-  set_env(spec.env, "WORKING_DIR", live.working_dir);
-  spec.working_dir = live.working_dir;
-  spec.runner_json = def.runner_json;
-
-  AGENT_ASSIGN_OR_RETURN(live.task, live.runner->start(spec, *this));
-  live.task->supervisor_data = &run;
-  run.pid = live.task->pid();
-  run.started_ms = now_ms();
-  if (paused_all_) live.runner->set_output_paused(*live.task, true);
-  set_state(exec, &run, State::kRunning);
-
-  if (def.timeout) {
-    live.timeout_text = human_duration(def.timeout->count());
-    live.timeout_timer = uv::Timer::create(loop_);
-    live.timeout_timer->start(static_cast<uint64_t>(def.timeout->count()), 0,
-                              [this, &run] { start_kill(run, KillReason::kTimeout); });
-  }
-  return {};
 }
 
 // ---- output ----
@@ -353,7 +261,12 @@ void Supervisor::append_line(TaskRun& run, Level level, std::string_view text) {
     dirty_.push_back(&run);
     if (!flush_timer_->active()) flush_timer_->start(kFlushIntervalMs, 0, [this] { flush_dirty(); });
   }
-  logstream::append_record(live.chunk->data, now_ms(), level, text);
+  const context::SecretMasker& masker = live.exec->masker;
+  if (masker.empty()) {
+    logstream::append_record(live.chunk->data, now_ms(), level, text);
+  } else {
+    logstream::append_record(live.chunk->data, now_ms(), level, masker.mask(text));
+  }
   live.chunk->line_count++;
   run.log_lines++;
   log_lines_++;
@@ -393,109 +306,13 @@ void Supervisor::on_log_committed(const logstream::ChunkPtr& chunk) {
   if (listener_ != nullptr && run.live) listener_->on_log_committed(*run.live->exec, run);
 }
 
-void Supervisor::on_log_closed(uint64_t key, Status status) {
-  auto it = log_runs_.find(key);
-  if (it == log_runs_.end()) return;
-  TaskRun& run = *it->second;
-  log_runs_.erase(it);
-  run.log_open = false;
-  if (!status.ok()) {
-    log::error("log of task run " + run.id + " is incomplete: " + status.error().message());
-    if (run.error.empty()) run.error = "log incomplete: " + status.error().message();
-  }
-  if (run.live && run.live->runner_finished) end_task_run(run);
-}
 
 // ---- ending ----
 
-void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus> outcome) {
-  TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
-  LiveTask& live = *run.live;
-  live.out.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStdout, line); });
-  live.err.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStderr, line); });
-  if (outcome.ok()) {
-    if (auto* e = std::get_if<runner::Exited>(&*outcome)) {
-      run.exit_code = e->code;
-    } else {
-      int sig = std::get<runner::Signaled>(*outcome).signal;
-      run.exit_code = 128 + sig;  // as Java reports a signalled child
-      if (live.kill_reason == KillReason::kNone) {
-        run.error = std::string("killed by signal ") + sigabbrev_np(sig);
-      }
-    }
-  } else {
-    run.error = outcome.error().message();
-    append_line(run, Level::kError, run.error);
-  }
-  live.runner_finished = true;
-  live.runner->release(std::move(live.task));
-  finish_task_run(run);
-}
-
-void Supervisor::finish_task_run(TaskRun& run) {
-  LiveTask& live = *run.live;
-  uv::close(live.timeout_timer);
-  uv::close(live.kill_timer);
-  if (live.kill_reason == KillReason::kTimeout) {
-    std::string msg = "Timeout after " + live.timeout_text + ": the task was killed";
-    append_line(run, Level::kError, msg);
-    run.error = msg;
-  }
-  flush_chunk(run);
-  if (run.log_open) {
-    writer_.close_log(live.log_key);  // end_task_run when the log is stored
-  } else {
-    end_task_run(run);
-  }
-}
-
-void Supervisor::end_task_run(TaskRun& run) {
-  LiveTask& live = *run.live;
-  Execution& exec = *live.exec;
-  State state = State::kFailed;
-  switch (live.kill_reason) {
-    case KillReason::kCancel:
-    case KillReason::kShutdown: state = State::kKilled; break;
-    case KillReason::kTimeout: state = State::kFailed; break;
-    case KillReason::kNone:
-      state = (run.exit_code && *run.exit_code == 0 && run.error.empty()) ? State::kSuccess
-                                                                          : State::kFailed;
-      break;
-  }
-  if (live.kill_reason == KillReason::kShutdown && run.error.empty()) {
-    run.error = "killed: the agent stopped";
-  }
-  run.ended_ms = now_ms();
-  std::string dir = std::move(live.working_dir);
-  run.live.reset();
-  live_runs_.erase(&run);
-  running_--;
-  if (!dir.empty()) remove_working_dir(std::move(dir));
-  set_state(exec, &run, state);
-  advance_execution(exec);
-  pump();
-  maybe_finish_shutdown();
-}
-
-void Supervisor::advance_execution(Execution& exec) {
-  TaskRun& last = *exec.task_runs.back();
-  if (last.state == State::kKilled || exec.cancel_requested) {
-    end_execution(exec, State::kKilled);
-  } else if (last.state == State::kFailed) {
-    end_execution(exec, State::kFailed);
-  } else if (exec.next_task >= exec.task_count) {
-    end_execution(exec, State::kSuccess);
-  } else if (draining_) {
-    exec.error = "the agent stopped before task '" + exec.flow->tasks[exec.next_task].id +
-                 "' started";
-    end_execution(exec, State::kKilled);
-  } else {
-    exec.queued = true;
-    queue_.push_back(&exec);
-  }
-}
-
 void Supervisor::end_execution(Execution& exec, State state) {
+  uv::close(exec.retry_timer);
+  exec.frames.clear();
+  exec.pending = nullptr;
   exec.ended_ms = now_ms();
   if (exec.started_ms == 0) exec.started_ms = exec.ended_ms;
   exec.flow.reset();  // the definition is no longer needed
@@ -532,26 +349,34 @@ void Supervisor::remove_working_dir(std::string dir) {
 void Supervisor::cancel(Execution& exec) {
   if (is_final(exec.state) || exec.cancel_requested) return;
   exec.cancel_requested = true;
-  if (exec.queued) {
+  set_state(exec, nullptr, State::kKilling);
+  if (exec.queued) {  // waiting for a slot
     queue_.erase(std::find(queue_.begin(), queue_.end(), &exec));
     exec.queued = false;
-    end_execution(exec, State::kKilled);
+    exec.pending = nullptr;
+    advance(exec);
     return;
   }
-  if (!exec.task_runs.empty()) {
-    TaskRun& run = *exec.task_runs.back();
-    if (run.live && !run.live->runner_finished) {
-      set_state(exec, nullptr, State::kKilling);
-      start_kill(run, KillReason::kCancel);
+  if (exec.retry_timer && exec.retry_timer->active()) {  // waiting to retry
+    uv::close(exec.retry_timer);
+    exec.pending = nullptr;
+    advance(exec);
+    return;
+  }
+  for (auto& run : exec.task_runs) {
+    if (run->live && run->live->task && !run->live->runner_finished) {
+      start_kill(*run, KillReason::kCancel);
     }
   }
-  // Otherwise the task is storing its log; advance_execution sees the cancel.
+  // Otherwise a task is preparing its files or storing its log; the walk sees
+  // the cancel when it comes back.
 }
 
 void Supervisor::start_kill(TaskRun& run, KillReason reason) {
   LiveTask& live = *run.live;
   if (live.runner_finished || live.kill_reason != KillReason::kNone) return;
   live.kill_reason = reason;
+  if (!live.task) return;  // not started yet (preparing files), or not a process
   set_state(*live.exec, &run, State::kKilling);
   live.runner->kill(*live.task, runner::KillMode::kGraceful);
   live.kill_timer = uv::Timer::create(loop_);
@@ -575,8 +400,17 @@ void Supervisor::shutdown(std::function<void()> done) {
     Execution* exec = queue_.front();
     queue_.pop_front();
     exec->queued = false;
+    exec->pending = nullptr;
     exec->error = "the agent stopped before the execution's next task started";
-    end_execution(*exec, State::kKilled);
+    advance(*exec);
+  }
+  for (Execution* exec : ordered_) {
+    if (exec->retry_timer && exec->retry_timer->active()) {
+      uv::close(exec->retry_timer);
+      exec->pending = nullptr;
+      exec->error = "the agent stopped before the next attempt started";
+      advance(*exec);
+    }
   }
   if (running_ > 0) {
     log::info("waiting up to " + human_duration(config_.termination_grace.count()) + " for " +

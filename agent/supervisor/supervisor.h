@@ -16,11 +16,14 @@
 #include <uv.h>
 
 #include "agent/config/config.h"
+#include "agent/context/secrets.h"
+#include "agent/files/storage.h"
 #include "agent/json/writer.h"
 #include "agent/logstream/log_file.h"
 #include "agent/runner/registry.h"
 #include "agent/supervisor/execution.h"
 #include "agent/supervisor/live_task.h"
+#include "agent/template/template.h"
 
 namespace agent {
 
@@ -38,6 +41,15 @@ struct Submitter {
   int32_t pid = 0;
 };
 
+struct SubmitArgs {
+  std::string execution_id;         // chosen by the caller (input files are stored under it)
+  template_::Value inputs;          // resolved inputs, a map
+  std::vector<std::string> secrets;  // SECRET input values, masked in every log line
+  Submitter who;
+};
+
+struct PreparedTask;  // task_start.cc
+
 class Supervisor final : public runner::TaskObserver {
  public:
   Supervisor(uv_loop_t* loop, const AgentConfig& config, runner::Registry& registry);
@@ -48,7 +60,9 @@ class Supervisor final : public runner::TaskObserver {
   void set_listener(SupervisorListener* listener) { listener_ = listener; }
 
   // Checks every task's runner; on success the execution is queued.
-  Result<Execution*> submit(std::shared_ptr<const flow::Flow> flow, Submitter who);
+  Result<Execution*> submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs args);
+  // A fresh execution id, for callers that store input files before submit.
+  static std::string new_execution_id();
   // An id or a unique prefix of one.
   Result<Execution*> find(std::string_view id_or_prefix);
   void cancel(Execution& exec);
@@ -57,6 +71,7 @@ class Supervisor final : public runner::TaskObserver {
   void shutdown(std::function<void()> done);
 
   const std::vector<Execution*>& ordered() const { return ordered_; }
+  const files::Storage& storage() const { return storage_; }
   std::string log_path(const TaskRun& run) const;
   void write_stats(json::Writer& w) const;
 
@@ -67,16 +82,37 @@ class Supervisor final : public runner::TaskObserver {
 
  private:
   void pump();
-  void start_next_task(Execution& exec);
-  Status launch(Execution& exec, TaskRun& run, const flow::TaskDef& def);
+  Status check_runners(const std::vector<flow::TaskDef>& tasks, const std::string& path);
+
+  // flow_walk.cc: walking the task lists, tasks that run inside the agent,
+  // results, retries.
+  void advance(Execution& exec);
+  TaskRun& new_task_run(Execution& exec, const flow::TaskDef& def, int attempt);
+  void run_in_agent(Execution& exec, const flow::TaskDef& def);
+  void start_working_directory(Execution& exec, const flow::TaskDef& def);
+  void end_frame(Execution& exec);
+  void apply_result(Execution& exec, const flow::TaskDef& def, State state);
+  bool maybe_retry(Execution& exec, TaskRun& run);
+  void unwind(Execution& exec, State state);
+  template_::Value run_variables(const Execution& exec, const TaskRun& run,
+                                 const std::string& working_dir, const std::string& output_dir,
+                                 const template_::Value& output_files) const;
+  template_::Context template_context(Execution& exec, template_::Value vars);
+
+  // task_start.cc: rendering, the working directory, starting on the runner.
+  void start_runner_task(Execution& exec);
+  void launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
+  void fail_start(TaskRun& run, const Error& error);
+  void file_policy(const Execution& exec, PreparedTask& prepared) const;
   void handle_line(TaskRun& run, runner::OutputStream stream, std::string_view line);
   void append_line(TaskRun& run, logstream::Level level, std::string_view text);
   void flush_chunk(TaskRun& run);
   void flush_dirty();
   void start_kill(TaskRun& run, KillReason reason);
   void finish_task_run(TaskRun& run);
+  void collect_outputs(TaskRun& run);
+  void close_task_log(TaskRun& run);
   void end_task_run(TaskRun& run);
-  void advance_execution(Execution& exec);
   void end_execution(Execution& exec, State state);
   void set_state(Execution& exec, TaskRun* run, State state);
   void remove_working_dir(std::string dir);
@@ -92,6 +128,9 @@ class Supervisor final : public runner::TaskObserver {
   SupervisorListener* listener_ = nullptr;
   logstream::LogWriter writer_;
   std::vector<std::string> base_env_;  // the agent's environment at start
+  template_::Value envs_;              // {{ envs.x }}: ENV_-prefixed variables
+  files::Storage storage_{""};
+  context::SecretStore secrets_;
 
   std::unordered_map<std::string, std::unique_ptr<Execution>> executions_;
   std::vector<Execution*> ordered_;        // creation order

@@ -78,8 +78,9 @@ TEST_F(Protocol, FlowErrorsNameThePropertyPath) {
   e = error_for(R"({"id":4,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"]}]}})");
   EXPECT_EQ(e.str("/error/path"), "flow.tasks[0]");
   EXPECT_NE(e.str("/error/message").find("default runner"), std::string::npos);
-  e = error_for(R"({"id":5,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"],"inputFiles":{}}]}})");
-  EXPECT_EQ(e.str("/error/path"), "flow.tasks[0].inputFiles");
+  e = error_for(R"({"id":5,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"],"workerGroup":{"key":"gpu"}}]}})");
+  EXPECT_EQ(e.str("/error/path"), "flow.tasks[0].workerGroup");
+  EXPECT_NE(e.str("/error/message").find("not supported by runnerd yet"), std::string::npos);
   expect_still_serving();
   // Nothing was accepted by any of these.
   auto r = client_->call(R"({"op":"list"})");

@@ -63,8 +63,8 @@ TEST_F(Queue, AWatchOnEveryExecutionSeesEachStateAndUnwatchEndsIt) {
     ASSERT_EQ(m->str("/executionId"), id);
     states.push_back((m->has("/taskRunId") ? "task:" : "exec:") + m->str("/state"));
   }
-  EXPECT_EQ(states, (std::vector<std::string>{"exec:CREATED", "exec:RUNNING", "task:RUNNING",
-                                              "task:SUCCESS", "exec:SUCCESS"}));
+  EXPECT_EQ(states, (std::vector<std::string>{"exec:CREATED", "exec:RUNNING", "task:CREATED",
+                                              "task:RUNNING", "task:SUCCESS", "exec:SUCCESS"}));
   auto u = watcher.call("{\"op\":\"unwatch\",\"stream\":" + std::to_string(wid) + "}");
   ASSERT_TRUE(u);
   EXPECT_TRUE(u->truth("/ok")) << u->text;

@@ -50,7 +50,7 @@ TEST(CommandLine, EmptyInterpreterRunsCommandsAsArgv) {
 TEST(CommandLine, ShellScriptIsInline) {
   TaskDef t;
   t.language = agent::flow::find_task_type("io.kestra.plugin.scripts.shell.Script").language;
-  t.kind = ScriptKind::kScript;
+  t.script_kind = ScriptKind::kScript;
   t.script = "echo 1\necho 2";
   auto c = build_command_line(t, "/wd", "s", has_python);
   EXPECT_EQ(c.argv[2], "set -e\necho 1\necho 2");
@@ -59,7 +59,7 @@ TEST(CommandLine, ShellScriptIsInline) {
 TEST(CommandLine, PythonScriptIsAFileRunByPythonWithItsEnv) {
   TaskDef t;
   t.language = agent::flow::find_task_type("io.kestra.plugin.scripts.python.Script").language;
-  t.kind = ScriptKind::kScript;
+  t.script_kind = ScriptKind::kScript;
   t.script = "print(1)";
   auto c = build_command_line(t, "/wd", "abc", has_python);
   ASSERT_TRUE(c.script_file);

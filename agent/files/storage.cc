@@ -1,0 +1,152 @@
+#include "agent/files/storage.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+
+#include "agent/common/fs.h"
+
+namespace agent::files {
+
+namespace {
+
+constexpr std::string_view kScheme = "kestra://";
+
+std::string ns_path(std::string_view ns) {
+  std::string out(ns);
+  for (char& c : out) {
+    if (c == '.') c = '/';
+  }
+  return out;
+}
+
+// FNV-1a of the relative path, base 36: stable, short.
+std::string path_prefix(std::string_view rel) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : rel) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  std::string out;
+  constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  do {
+    out += kDigits[h % 36];
+    h /= 36;
+  } while (h != 0);
+  return out;
+}
+
+Status copy_file(const std::string& from, const std::string& to) {
+  AGENT_ASSIGN_OR_RETURN(std::string data, fs::read_file(from));
+  return fs::write_file(to, data);
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> place(const std::string& root, const std::string& rel_dir,
+                          const std::string& name) {
+  std::string dir = root + "/" + rel_dir;
+  AGENT_TRY(fs::make_dirs(dir, 0750));
+  return rel_dir + "/" + name;
+}
+
+}  // namespace
+
+std::string encode_segment(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      constexpr char kHex[] = "0123456789ABCDEF";
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  if (out == "." || out == "..") out = "%2E" + out.substr(1);
+  return out;
+}
+
+Result<std::string> Storage::put_task_file(const std::string& source_path, const TaskFileKey& key,
+                                           std::string_view relative_path) const {
+  std::string_view base = relative_path;
+  size_t slash = base.rfind('/');
+  if (slash != std::string_view::npos) base.remove_prefix(slash + 1);
+  std::string rel_dir = ns_path(key.namespace_) + "/" + encode_segment(key.flow_id) + "/executions/" +
+                        key.execution_id + "/tasks/" + encode_segment(key.task_id) + "/" +
+                        key.task_run_id;
+  AGENT_ASSIGN_OR_RETURN(std::string rel,
+                         place(root_, rel_dir, path_prefix(relative_path) + "-" + encode_segment(base)));
+  std::string dest = root_ + "/" + rel;
+  unlink(dest.c_str());
+  if (link(source_path.c_str(), dest.c_str()) != 0) {
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+      return Error::from_errno(errno, "storing " + source_path);
+    }
+    AGENT_TRY(copy_file(source_path, dest));
+  }
+  return std::string(kScheme) + "/" + rel;
+}
+
+Result<std::string> Storage::put_execution_input(const std::string& namespace_,
+                                                 const std::string& flow_id,
+                                                 const std::string& execution_id,
+                                                 const std::string& input_id,
+                                                 std::string_view filename,
+                                                 std::string_view content) const {
+  std::string rel_dir = ns_path(namespace_) + "/" + encode_segment(flow_id) + "/executions/" +
+                        execution_id + "/inputs/" + encode_segment(input_id);
+  AGENT_ASSIGN_OR_RETURN(std::string rel, place(root_, rel_dir, encode_segment(filename)));
+  AGENT_TRY(fs::write_file(root_ + "/" + rel, content));
+  return std::string(kScheme) + "/" + rel;
+}
+
+Result<std::string> Storage::resolve(std::string_view uri) const {
+  auto bad = [&](std::string_view why) {
+    return Error(Errc::kInvalidArgument, "kestra:// URI '" + std::string(uri) + "' " + std::string(why));
+  };
+  if (!uri.starts_with(kScheme)) return bad("does not start with kestra://");
+  std::string_view rest = uri.substr(kScheme.size());
+  if (!rest.starts_with("/")) return bad("has a host; expected kestra:///path");
+  rest.remove_prefix(1);
+  std::string path;
+  size_t start = 0;
+  while (start <= rest.size()) {
+    size_t end = rest.find('/', start);
+    if (end == std::string_view::npos) end = rest.size();
+    std::string_view seg = rest.substr(start, end - start);
+    std::string decoded;
+    for (size_t i = 0; i < seg.size(); i++) {
+      if (seg[i] == '%' && i + 2 < seg.size() && hex(seg[i + 1]) >= 0 && hex(seg[i + 2]) >= 0) {
+        decoded += static_cast<char>(hex(seg[i + 1]) * 16 + hex(seg[i + 2]));
+        i += 2;
+      } else {
+        decoded += seg[i];
+      }
+    }
+    if (decoded.empty() || decoded == "." || decoded == ".." ||
+        decoded.find('/') != std::string::npos || decoded.find('\0') != std::string::npos) {
+      return bad("escapes the storage or has an empty segment");
+    }
+    path += "/" + decoded;
+    start = end + 1;
+  }
+  std::string local = root_ + path;
+  struct stat st;
+  if (lstat(local.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Error(Errc::kNotFound, "no file at " + std::string(uri));
+  }
+  return local;
+}
+
+}  // namespace agent::files

@@ -1,0 +1,338 @@
+// Walking an execution's task lists: tasks in order, the `errors` branch once
+// one failed, WorkingDirectory frames, tasks that run inside the agent (Log,
+// Return), allowFailure/allowWarning, retries, and the template variables a
+// task renders with.
+#include <random>
+
+#include "agent/common/ids.h"
+#include "agent/common/time.h"
+#include "agent/common/fs.h"
+#include "agent/supervisor/supervisor.h"
+#include "agent/supervisor/task_files.h"
+#include "agent/uv/work.h"
+#include "agent/template/template.h"
+
+namespace agent {
+
+namespace {
+
+using logstream::Level;
+using template_::Value;
+
+Level level_from_name(std::string_view name) {
+  if (name == "ERROR") return Level::kError;
+  if (name == "WARN") return Level::kWarn;
+  if (name == "DEBUG") return Level::kDebug;
+  if (name == "TRACE") return Level::kTrace;
+  return Level::kInfo;
+}
+
+Value json_or_null(const std::string& text) {
+  auto v = template_::parse_json(text);
+  return v.ok() ? std::move(v).value() : Value();
+}
+
+Value pairs_to_json_map(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  Value::Map m;
+  for (const auto& [k, v] : pairs) m.emplace_back(k, json_or_null(v));
+  return Value(std::move(m));
+}
+
+Value pairs_to_string_map(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  Value::Map m;
+  for (const auto& [k, v] : pairs) m.emplace_back(k, Value(v));
+  return Value(std::move(m));
+}
+
+}  // namespace
+
+TaskRun& Supervisor::new_task_run(Execution& exec, const flow::TaskDef& def, int attempt) {
+  auto owned = std::make_unique<TaskRun>();
+  TaskRun& run = *owned;
+  run.id = new_id();
+  run.task_id = def.id;
+  run.type = def.type;
+  run.def = &def;
+  run.attempt = attempt;
+  run.created_ms = now_ms();
+  if (!exec.frames.empty() && exec.frames.back().owner != nullptr) {
+    run.parent_id = exec.frames.back().owner->id;
+  }
+  if (def.runs_on_runner()) {
+    run.runner = std::string(
+        registry_.find(def.runner_type.empty() ? config_.default_runner : def.runner_type)
+            .canonical);
+  }
+  exec.task_runs.push_back(std::move(owned));
+  if (exec.state == State::kCreated) {
+    exec.started_ms = run.created_ms;
+    set_state(exec, nullptr, State::kRunning);
+  }
+  run.live = std::make_unique<LiveTask>(config_.max_line_bytes);
+  live_runs_.insert(&run);
+  run.live->exec = &exec;
+  run.live->log_key = next_log_key_++;
+  for (const auto& w : def.warnings) append_line(run, Level::kWarn, w);
+  if (listener_ != nullptr) listener_->on_state(exec, &run);
+  return run;
+}
+
+void Supervisor::advance(Execution& exec) {
+  while (true) {
+    if (exec.busy || exec.pending != nullptr) return;  // something is under way
+    if (exec.frames.empty()) {
+      end_execution(exec, exec.cancel_requested ? State::kKilled : exec.final_state);
+      return;
+    }
+    Frame& f = exec.frames.back();
+    bool stopping = exec.cancel_requested || draining_;
+    if (!stopping && f.failed && !f.in_errors && f.errors != nullptr && !f.errors->empty()) {
+      f.list = f.errors;  // Kestra's `errors` branch: run once, after the failure
+      f.next = 0;
+      f.in_errors = true;
+      continue;
+    }
+    bool remaining = f.next < f.list->size() && !(f.failed && !f.in_errors);
+    if (stopping || !remaining) {
+      if (draining_ && remaining && exec.error.empty() && !exec.cancel_requested) {
+        exec.error = "the agent stopped before task '" + (*f.list)[f.next].id + "' started";
+      }
+      if (f.owner != nullptr) {
+        end_frame(exec);  // comes back through apply_result
+        return;
+      }
+      State st = f.failed ? State::kFailed : f.worst;
+      if ((stopping && remaining) || f.killed || exec.cancel_requested) st = State::kKilled;
+      exec.frames.pop_back();
+      exec.final_state = st;
+      continue;
+    }
+    const flow::TaskDef& def = (*f.list)[f.next++];
+    if (def.disabled) continue;
+    switch (def.kind) {
+      case flow::TaskKind::kWorkingDirectory:
+        start_working_directory(exec, def);
+        return;
+      case flow::TaskKind::kLog:
+      case flow::TaskKind::kReturn:
+        run_in_agent(exec, def);
+        return;
+      case flow::TaskKind::kScript:
+      case flow::TaskKind::kClone:
+        exec.pending = &def;
+        exec.pending_attempt = 1;
+        exec.pending_first_ms = 0;
+        exec.queued = true;
+        queue_.push_back(&exec);
+        return;  // the caller pumps
+    }
+  }
+}
+
+// Log and Return: rendered and done on the loop; their run ends once its log
+// is stored, like any other.
+void Supervisor::run_in_agent(Execution& exec, const flow::TaskDef& def) {
+  TaskRun& run = new_task_run(exec, def, 1);
+  run.started_ms = now_ms();
+  set_state(exec, &run, State::kRunning);
+  std::string wd = exec.frames.back().working_dir;
+  template_::Context ctx = template_context(exec, run_variables(exec, run, wd, "", Value()));
+  State result = State::kSuccess;
+  if (def.kind == flow::TaskKind::kLog) {
+    Level level = level_from_name(def.level);
+    for (const auto& m : def.messages) {
+      auto text = template_::render(m, ctx);
+      if (!text.ok()) {
+        run.error = "rendering message: " + text.error().message();
+        result = State::kFailed;
+        break;
+      }
+      append_line(run, level, *text);
+    }
+  } else {
+    auto text = template_::render(def.format, ctx);
+    if (!text.ok()) {
+      run.error = "rendering format: " + text.error().message();
+      result = State::kFailed;
+    } else {
+      std::string json;
+      json::Writer w(json);
+      w.string(*text);
+      run.task_outputs.emplace_back("value", std::move(json));
+    }
+  }
+  if (!run.error.empty()) append_line(run, Level::kError, run.error);
+  run.live->result = result;
+  run.live->runner_finished = true;
+  finish_task_run(run);
+}
+
+void Supervisor::apply_result(Execution& exec, const flow::TaskDef& def, State state) {
+  if (exec.frames.empty()) return;
+  Frame& f = exec.frames.back();
+  State eff = state;
+  if (eff == State::kFailed && def.allow_failure) eff = State::kWarning;
+  if (eff == State::kWarning && def.allow_warning) eff = State::kSuccess;
+  switch (eff) {
+    case State::kKilled: f.killed = true; break;
+    case State::kFailed: f.failed = true; break;
+    case State::kWarning: f.worst = State::kWarning; break;
+    default: break;
+  }
+}
+
+bool Supervisor::maybe_retry(Execution& exec, TaskRun& run) {
+  const flow::TaskDef& def = *run.def;
+  if (!def.retry || run.state != State::kFailed || exec.cancel_requested || draining_) return false;
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  auto delay = flow::next_retry_delay(*def.retry, run.attempt, run.first_attempt_ms,
+                                      run.ended_ms, draw);
+  if (!delay) return false;
+  run.error = (run.error.empty() ? "" : run.error + "; ") + "retried: attempt " +
+              std::to_string(run.attempt + 1) + " starts after " + human_duration(delay->count());
+  exec.pending = &def;
+  exec.pending_attempt = run.attempt + 1;
+  exec.pending_first_ms = run.first_attempt_ms;
+  if (!exec.retry_timer) exec.retry_timer = uv::Timer::create(loop_);
+  exec.retry_timer->start(static_cast<uint64_t>(delay->count()), 0, [this, &exec] {
+    exec.queued = true;
+    queue_.push_back(&exec);
+    pump();
+  });
+  return true;
+}
+
+Value Supervisor::run_variables(const Execution& exec, const TaskRun& run,
+                                const std::string& working_dir, const std::string& output_dir,
+                                const Value& output_files) const {
+  const flow::Flow& flow = *exec.flow;
+  Value::Map labels;
+  for (const auto& [k, v] : flow.labels) labels.emplace_back(k, Value(v));
+
+  // outputs.<taskId>: the last attempt of each task that ended, in order.
+  Value::Map outputs;
+  for (const auto& r : exec.task_runs) {
+    if (!is_final(r->state) || r.get() == &run) continue;
+    Value::Map o;
+    if (r->def != nullptr && r->def->kind == flow::TaskKind::kScript) {
+      o.emplace_back("vars", pairs_to_json_map(r->vars));
+      if (r->exit_code) o.emplace_back("exitCode", Value(static_cast<int64_t>(*r->exit_code)));
+      o.emplace_back("outputFiles", pairs_to_string_map(r->output_files));
+    } else {
+      for (const auto& [k, v] : r->task_outputs) o.emplace_back(k, json_or_null(v));
+      if (!r->output_files.empty()) o.emplace_back("outputFiles", pairs_to_string_map(r->output_files));
+    }
+    auto it = std::find_if(outputs.begin(), outputs.end(),
+                           [&](const auto& kv) { return kv.first == r->task_id; });
+    if (it != outputs.end()) {
+      it->second = Value(std::move(o));
+    } else {
+      outputs.emplace_back(r->task_id, Value(std::move(o)));
+    }
+  }
+
+  std::string parent_id = run.parent_id;
+  Value::Map vars{
+      {"flow", Value(Value::Map{{"id", Value(flow.id)},
+                                {"namespace", Value(flow.namespace_)},
+                                {"revision", Value(1)},
+                                {"tenantId", Value()}})},
+      {"execution", Value(Value::Map{{"id", Value(exec.id)},
+                                     {"startDate", Value(iso8601(exec.created_ms))},
+                                     {"originalId", Value(exec.id)}})},
+      {"task", Value(Value::Map{{"id", Value(run.task_id)}, {"type", Value(run.type)}})},
+      {"taskrun", Value(Value::Map{{"id", Value(run.id)},
+                                   {"startDate", Value(iso8601(run.created_ms))},
+                                   {"attemptsCount", Value(run.attempt - 1)},
+                                   {"parentId", parent_id.empty() ? Value() : Value(parent_id)},
+                                   {"value", Value()}})},
+      {"inputs", exec.inputs.is_null() ? Value(Value::Map{}) : exec.inputs},
+      {"outputs", Value(std::move(outputs))},
+      {"vars", flow.variables.is_null() ? Value(Value::Map{}) : flow.variables},
+      {"labels", Value(std::move(labels))},
+      {"envs", envs_},
+  };
+  if (!working_dir.empty()) vars.emplace_back("workingDir", Value(working_dir));
+  if (!output_dir.empty()) vars.emplace_back("outputDir", Value(output_dir));
+  if (!output_files.is_null()) vars.emplace_back("outputFiles", output_files);
+  return Value(std::move(vars));
+}
+
+template_::Context Supervisor::template_context(Execution& exec, Value vars) {
+  template_::Context ctx;
+  ctx.vars = std::move(vars);
+  ctx.secret = [this, &exec](std::string_view key) -> Result<std::string> {
+    AGENT_ASSIGN_OR_RETURN(std::string value, secrets_.get(key));
+    exec.masker.add(value);  // masked in every later log line of the execution
+    return value;
+  };
+  ctx.read = [this](std::string_view path) -> Result<std::string> {
+    // read('kestra:///...'): a file of the agent's storage, e.g. an output file.
+    AGENT_ASSIGN_OR_RETURN(std::string local, storage_.resolve(path));
+    AGENT_ASSIGN_OR_RETURN(std::string content, fs::read_file(local));
+    return content;
+  };
+  return ctx;
+}
+
+// ---- WorkingDirectory ----
+
+void Supervisor::start_working_directory(Execution& exec, const flow::TaskDef& def) {
+  TaskRun& run = new_task_run(exec, def, 1);
+  run.started_ms = now_ms();
+  set_state(exec, &run, State::kRunning);
+  LiveTask& live = *run.live;
+  live.working_dir = config_.work_dir + "/" + run.id;
+  std::string wd = live.working_dir;
+
+  // inputFiles and namespaceFiles of the WorkingDirectory itself, rendered now.
+  template_::Context ctx = template_context(exec, run_variables(exec, run, wd, "", Value()));
+  auto prepared = std::make_shared<PreparedTask>();
+  prepared->working_dir = wd;
+  prepared->create_dir = true;
+  file_policy(exec, *prepared);
+  Status st = render_files(def, ctx, exec.namespace_, *prepared);
+  if (!st.ok()) {
+    fail_start(run, st.error());
+    return;
+  }
+  exec.busy = true;
+  pending_fs_++;
+  auto status = std::make_shared<Status>();
+  uv::queue_work(
+      loop_, [this, prepared, status] { *status = prepare_files(*prepared); },
+      [this, &exec, &run, &def, prepared, status] {
+        pending_fs_--;
+        exec.busy = false;
+        for (const auto& w : prepared->warnings) append_line(run, Level::kWarn, w);
+        if (!status->ok()) {
+          fail_start(run, status->error());
+          return;
+        }
+        Frame frame;
+        frame.list = &def.tasks;
+        frame.errors = &def.errors;
+        frame.owner = &run;
+        frame.working_dir = run.live->working_dir;
+        exec.frames.push_back(std::move(frame));
+        advance(exec);
+        pump();
+      });
+}
+
+void Supervisor::end_frame(Execution& exec) {
+  Frame& f = exec.frames.back();
+  TaskRun& owner = *f.owner;
+  bool remaining = f.next < f.list->size() && !(f.failed && !f.in_errors);
+  State st = f.failed ? State::kFailed : f.worst;
+  if (((exec.cancel_requested || draining_) && remaining) || f.killed || exec.cancel_requested) {
+    st = State::kKilled;
+  }
+  exec.frames.pop_back();
+  owner.live->result = st;
+  owner.live->runner_finished = true;
+  finish_task_run(owner);
+}
+
+}  // namespace agent

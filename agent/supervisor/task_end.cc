@@ -1,0 +1,151 @@
+// Ending a task run: the runner's exit, output files stored, the log closed,
+// then the state decided and the walk going on (or a retry scheduled).
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/common/time.h"
+#include "agent/log/log.h"
+#include "agent/supervisor/supervisor.h"
+#include "agent/supervisor/task_files.h"
+#include "agent/uv/work.h"
+
+namespace agent {
+
+using logstream::Level;
+
+void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus> outcome) {
+  TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
+  LiveTask& live = *run.live;
+  live.out.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStdout, line); });
+  live.err.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStderr, line); });
+  if (outcome.ok()) {
+    if (auto* e = std::get_if<runner::Exited>(&*outcome)) {
+      run.exit_code = e->code;
+    } else {
+      int sig = std::get<runner::Signaled>(*outcome).signal;
+      run.exit_code = 128 + sig;  // as Java reports a signalled child
+      if (live.kill_reason == KillReason::kNone) {
+        run.error = std::string("killed by signal ") + sigabbrev_np(sig);
+      }
+    }
+  } else {
+    run.error = outcome.error().message();
+    append_line(run, Level::kError, run.error);
+  }
+  live.runner_finished = true;
+  live.runner->release(std::move(live.task));
+  finish_task_run(run);
+}
+
+void Supervisor::finish_task_run(TaskRun& run) {
+  LiveTask& live = *run.live;
+  uv::close(live.timeout_timer);
+  uv::close(live.kill_timer);
+  if (live.kill_reason == KillReason::kTimeout) {
+    std::string msg = "Timeout after " + live.timeout_text + ": the task was killed";
+    append_line(run, Level::kError, msg);
+    run.error = msg;
+  }
+  collect_outputs(run);
+}
+
+// Output files are stored also when the task failed (Kestra publishes them).
+void Supervisor::collect_outputs(TaskRun& run) {
+  LiveTask& live = *run.live;
+  Execution& exec = *live.exec;
+  const flow::TaskDef& def = *run.def;
+  bool is_wd = def.kind == flow::TaskKind::kWorkingDirectory;
+  if (is_wd && live.output_globs.empty() && !def.output_files.empty()) {
+    live.output_globs = def.output_files;  // WorkingDirectory: not rendered
+  }
+  bool started = live.result != State::kFailed || is_wd;
+  if (!started || live.working_dir.empty() ||
+      (live.output_dir.empty() && live.output_globs.empty())) {
+    close_task_log(run);
+    return;
+  }
+  auto job = std::make_shared<CollectJob>();
+  job->working_dir = live.working_dir;
+  job->output_dir = live.output_dir;
+  job->globs = live.output_globs;
+  job->key = files::TaskFileKey{exec.namespace_, exec.flow_id, exec.id, run.task_id, run.id};
+  job->storage = &storage_;
+  pending_fs_++;
+  uv::queue_work(
+      loop_, [job] { collect_files(*job); },
+      [this, &run, job] {
+        pending_fs_--;
+        for (const auto& e : job->errors) append_line(run, Level::kWarn, e);
+        run.output_files = std::move(job->files);
+        close_task_log(run);
+      });
+}
+
+void Supervisor::close_task_log(TaskRun& run) {
+  LiveTask& live = *run.live;
+  flush_chunk(run);
+  if (run.log_open) {
+    writer_.close_log(live.log_key);  // end_task_run when the log is stored
+  } else {
+    end_task_run(run);
+  }
+}
+
+void Supervisor::on_log_closed(uint64_t key, Status status) {
+  auto it = log_runs_.find(key);
+  if (it == log_runs_.end()) return;
+  TaskRun& run = *it->second;
+  log_runs_.erase(it);
+  run.log_open = false;
+  if (!status.ok()) {
+    log::error("log of task run " + run.id + " is incomplete: " + status.error().message());
+    if (run.error.empty()) run.error = "log incomplete: " + status.error().message();
+  }
+  if (run.live && run.live->runner_finished) end_task_run(run);
+}
+
+void Supervisor::end_task_run(TaskRun& run) {
+  LiveTask& live = *run.live;
+  Execution& exec = *live.exec;
+  State state = State::kFailed;
+  switch (live.kill_reason) {
+    case KillReason::kCancel:
+    case KillReason::kShutdown: state = State::kKilled; break;
+    case KillReason::kTimeout: state = State::kFailed; break;
+    case KillReason::kNone:
+      if (live.result) {
+        state = *live.result;
+      } else {
+        state = (run.exit_code && *run.exit_code == 0 && run.error.empty()) ? State::kSuccess
+                                                                            : State::kFailed;
+      }
+      break;
+  }
+  if (live.result == State::kKilled) state = State::kKilled;
+  if (state == State::kSuccess && run.attempt > 1 && run.def->retry &&
+      run.def->retry->warning_on_retry) {
+    state = State::kWarning;  // warningOnRetry: a success that needed a retry
+  }
+  if (live.kill_reason == KillReason::kShutdown && run.error.empty()) {
+    run.error = "killed: the agent stopped";
+  }
+  run.ended_ms = now_ms();
+  std::string dir = live.shared_dir ? std::string() : std::move(live.working_dir);
+  bool slot = live.takes_slot;
+  run.live.reset();
+  live_runs_.erase(&run);
+  if (slot) running_--;
+  if (!dir.empty()) remove_working_dir(std::move(dir));
+  run.state = state;
+  bool retrying = maybe_retry(exec, run);
+  set_state(exec, &run, state);
+  if (!retrying) {
+    apply_result(exec, *run.def, state);
+    advance(exec);
+  }
+  pump();
+  maybe_finish_shutdown();
+}
+
+}  // namespace agent

@@ -1,0 +1,61 @@
+// The file work around a task: rendering its inputFiles / namespaceFiles on
+// the loop, then, on libuv's thread pool, creating the working directory,
+// loading namespace files, writing input files and the Script file, and
+// replacing kestra:// URIs in the command line by local copies; after the
+// task, storing its output files. Supervisor-private.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/common/result.h"
+#include "agent/files/namespace_files.h"
+#include "agent/files/storage.h"
+#include "agent/flow/command_line.h"
+#include "agent/flow/flow.h"
+#include "agent/template/template.h"
+
+namespace agent {
+
+struct PreparedTask {
+  // Filled on the loop.
+  std::string working_dir;
+  bool create_dir = false;       // false: a WorkingDirectory's, already there
+  std::string output_dir;        // created when not empty
+  std::string namespace_;        // the flow's, for nsfile:///path
+  std::string namespaces_root;   // <stateDir>/namespaces
+  std::vector<std::string> allowed_paths;  // for file:// URIs
+  const files::Storage* storage = nullptr;
+  bool load_namespace_files = false;
+  files::NamespaceFilesSpec namespace_files;
+  flow::StringPairs input_files;            // rendered name -> rendered content or URI
+  std::optional<flow::ScriptFile> script_file;
+  std::vector<std::string> argv;            // kestra:// URIs are localized in the pool
+  // Filled by prepare_files.
+  std::vector<std::string> infos;
+  std::vector<std::string> warnings;
+};
+
+// Renders the task's inputFiles (map or JSON string) and namespaceFiles. Loop thread.
+Status render_files(const flow::TaskDef& def, const template_::Context& ctx,
+                    const std::string& flow_namespace, PreparedTask& out);
+// Blocking: runs on the thread pool.
+Status prepare_files(PreparedTask& task);
+
+struct CollectJob {
+  std::string working_dir;
+  std::string output_dir;              // its files are outputs when not empty
+  std::string skip_dir;                // never matched by globs (the output dir)
+  std::vector<std::string> globs;      // rendered outputFiles
+  files::TaskFileKey key;
+  const files::Storage* storage = nullptr;
+  // Results.
+  std::vector<std::pair<std::string, std::string>> files;  // key -> kestra:// URI
+  std::vector<std::string> errors;
+};
+// Blocking: runs on the thread pool. Errors are collected, not fatal.
+void collect_files(CollectJob& job);
+
+}  // namespace agent

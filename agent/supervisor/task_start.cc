@@ -1,0 +1,288 @@
+// Starting a task that runs on a runner (script tasks, git Clone): render its
+// properties with the run's variables, prepare its working directory on the
+// thread pool, then start it on its runner.
+#include <algorithm>
+
+#include "agent/common/ids.h"
+#include "agent/common/time.h"
+#include "agent/flow/command_line.h"
+#include "agent/supervisor/supervisor.h"
+#include "agent/supervisor/task_files.h"
+#include "agent/uv/work.h"
+
+namespace agent {
+
+namespace {
+
+using logstream::Level;
+using template_::Value;
+
+void set_env(std::vector<std::string>& env, std::string_view name, std::string_view value) {
+  std::string entry(name);
+  entry += '=';
+  for (auto& e : env) {
+    if (e.compare(0, entry.size(), entry) == 0) {
+      e = entry + std::string(value);
+      return;
+    }
+  }
+  env.push_back(entry + std::string(value));
+}
+
+// NAME=dir:<previous value>, or NAME=dir.
+void prepend_path_env(std::vector<std::string>& env, std::string_view name, const std::string& dir) {
+  std::string prefix(name);
+  prefix += '=';
+  for (auto& e : env) {
+    if (e.compare(0, prefix.size(), prefix) == 0) {
+      std::string old = e.substr(prefix.size());
+      e = prefix + dir + (old.empty() ? "" : ":" + old);
+      return;
+    }
+  }
+  env.push_back(prefix + dir);
+}
+
+Status render_in_place(std::string& s, const template_::Context& ctx, std::string_view what) {
+  if (!template_::has_template(s)) return {};
+  auto out = template_::render(s, ctx);
+  if (!out.ok()) return std::move(out).error().context("rendering " + std::string(what));
+  s = std::move(out).value();
+  return {};
+}
+
+Status render_list_in_place(std::vector<std::string>& list, const template_::Context& ctx,
+                            std::string_view what) {
+  for (auto& s : list) AGENT_TRY(render_in_place(s, ctx, what));
+  return {};
+}
+
+// `{{ outputFiles['name'] }}`: every outputFiles entry without a glob
+// character, as the path it will be read from (Kestra, PR kestra#15725).
+Value literal_output_files(const std::vector<std::string>& patterns, const std::string& wd) {
+  Value::Map m;
+  for (const auto& p : patterns) {
+    if (p.find_first_of("*?[{") != std::string::npos || p.starts_with("glob:") ||
+        p.starts_with("regex:")) {
+      continue;
+    }
+    m.emplace_back(p, Value(wd + "/" + p));
+  }
+  return Value(std::move(m));
+}
+
+// git Clone as a shell script that works in a non-empty directory (a
+// WorkingDirectory with namespace files): init, fetch one branch, check out.
+std::vector<std::string> clone_command(const flow::TaskDef& t) {
+  auto quote = [](const std::string& s) {
+    std::string out = "'";
+    for (char c : s) {
+      if (c == '\'') {
+        out += "'\\''";
+      } else {
+        out += c;
+      }
+    }
+    return out + "'";
+  };
+  std::string dir = t.directory.empty() ? "." : t.directory;
+  std::string ref = t.branch.empty() ? "HEAD" : t.branch;
+  std::string script = "set -e\nmkdir -p " + quote(dir) + "\ncd " + quote(dir) +
+                       "\ngit init -q\ngit remote add origin " + quote(t.url) +
+                       "\ngit fetch -q --depth " + std::to_string(t.depth) + " origin " +
+                       quote(ref) + "\ngit checkout -q " +
+                       (t.branch.empty() ? std::string("--detach") : "-B " + quote(t.branch)) +
+                       " FETCH_HEAD\necho \"Cloned " + "$(git remote get-url origin | sed "
+                       "'s#//[^@/]*@#//#') at $(git rev-parse --short HEAD)\"";
+  return {"/bin/sh", "-c", script};
+}
+
+}  // namespace
+
+void Supervisor::file_policy(const Execution& exec, PreparedTask& prepared) const {
+  prepared.namespace_ = exec.namespace_;
+  prepared.namespaces_root = config_.state_dir + "/namespaces";
+  prepared.allowed_paths = config_.allowed_paths;
+  prepared.storage = &storage_;
+}
+
+void Supervisor::start_runner_task(Execution& exec) {
+  const flow::TaskDef& def = *exec.pending;
+  int attempt = exec.pending_attempt;
+  exec.pending = nullptr;
+  TaskRun& run = new_task_run(exec, def, attempt);
+  run.first_attempt_ms = attempt == 1 ? run.created_ms : exec.pending_first_ms;
+  LiveTask& live = *run.live;
+  live.takes_slot = true;
+  running_++;
+  started_++;
+  if (attempt > 1) {
+    append_line(run, Level::kInfo,
+                "attempt " + std::to_string(attempt) +
+                    (def.retry && def.retry->max_attempts
+                         ? " of " + std::to_string(*def.retry->max_attempts)
+                         : std::string()));
+  }
+
+  runner::Lookup found =
+      registry_.find(def.runner_type.empty() ? config_.default_runner : def.runner_type);
+  AGENT_CHECK(found.runner != nullptr);  // checked at submit
+  live.runner = found.runner;
+  if (found.deprecated_alias) {
+    append_line(run, Level::kWarn,
+                "taskRunner type '" + def.runner_type + "' is deprecated; use '" +
+                    std::string(found.canonical) + "' instead");
+  }
+
+  const Frame& frame = exec.frames.back();
+  live.shared_dir = !frame.working_dir.empty();
+  live.working_dir = live.shared_dir ? frame.working_dir : config_.work_dir + "/" + run.id;
+  std::string output_dir = live.working_dir + "/" + new_id();  // always there, as Kestra's
+  if (def.output_directory) live.output_dir = output_dir;
+
+  // Render every dynamic property with the run's variables.
+  flow::TaskDef r = def;
+  Value output_files = literal_output_files(def.output_files, live.working_dir);
+  template_::Context ctx =
+      template_context(exec, run_variables(exec, run, live.working_dir, live.output_dir,
+                                           output_files));
+  auto prepared = std::make_shared<PreparedTask>();
+  prepared->working_dir = live.working_dir;
+  prepared->create_dir = !live.shared_dir;
+  prepared->output_dir = output_dir;
+  file_policy(exec, *prepared);
+  Status st = [&]() -> Status {
+    AGENT_TRY(render_list_in_place(r.commands, ctx, "commands"));
+    AGENT_TRY(render_in_place(r.script, ctx, "script"));
+    AGENT_TRY(render_list_in_place(r.before_commands, ctx, "beforeCommands"));
+    if (r.interpreter) AGENT_TRY(render_list_in_place(*r.interpreter, ctx, "interpreter"));
+    for (auto& [name, value] : r.env) AGENT_TRY(render_in_place(value, ctx, "env." + name));
+    AGENT_TRY(render_list_in_place(r.output_files, ctx, "outputFiles"));
+    AGENT_TRY(render_in_place(r.url, ctx, "url"));
+    AGENT_TRY(render_in_place(r.branch, ctx, "branch"));
+    AGENT_TRY(render_in_place(r.directory, ctx, "directory"));
+    if (!r.timeout_template.empty()) {
+      AGENT_TRY(render_in_place(r.timeout_template, ctx, "timeout"));
+      auto d = parse_duration(r.timeout_template);
+      if (!d.ok()) return Error(Errc::kInvalidArgument, "timeout: " + d.error().message(), "timeout");
+      r.timeout = *d;
+    }
+    AGENT_TRY(render_files(def, ctx, exec.namespace_, *prepared));
+    return {};
+  }();
+  if (!st.ok()) {
+    fail_start(run, st.error());
+    return;
+  }
+  live.output_globs = std::move(r.output_files);
+
+  std::vector<std::string> env;
+  if (def.kind == flow::TaskKind::kClone) {
+    if (!r.directory.empty() &&
+        (r.directory.starts_with("/") || r.directory == ".." || r.directory.starts_with("../") ||
+         r.directory.find("/../") != std::string::npos || r.directory.ends_with("/.."))) {
+      fail_start(run, Error(Errc::kInvalidArgument,
+                            "directory '" + r.directory + "' escapes the working directory",
+                            "directory"));
+      return;
+    }
+    prepared->argv = clone_command(r);
+    env.push_back("GIT_TERMINAL_PROMPT=0");
+    run.task_outputs.emplace_back(
+        "directory", "\"" + live.working_dir + (r.directory.empty() ? "" : "/" + r.directory) + "\"");
+  } else {
+    flow::CommandLine cmd =
+        flow::build_command_line(r, live.working_dir, new_id(), &flow::binary_on_path);
+    prepared->argv = std::move(cmd.argv);
+    prepared->script_file = std::move(cmd.script_file);
+    for (const auto& [k, v] : cmd.env) env.push_back(k + "=" + v);
+  }
+  auto timeout = r.timeout;
+
+  exec.busy = true;
+  pending_fs_++;
+  auto status = std::make_shared<Status>();
+  uv::queue_work(
+      loop_, [prepared, status] { *status = prepare_files(*prepared); },
+      [this, &exec, &run, prepared, status, env = std::move(env), timeout]() mutable {
+        pending_fs_--;
+        exec.busy = false;
+        LiveTask& l = *run.live;
+        for (const auto& i : prepared->infos) append_line(run, Level::kInfo, i);
+        for (const auto& w : prepared->warnings) append_line(run, Level::kWarn, w);
+        if (!status->ok()) {
+          fail_start(run, status->error());
+          return;
+        }
+        if (l.kill_reason != KillReason::kNone || exec.cancel_requested) {
+          if (l.kill_reason == KillReason::kNone) l.kill_reason = KillReason::kCancel;
+          l.runner_finished = true;
+          finish_task_run(run);
+          return;
+        }
+        prepared->argv.shrink_to_fit();
+        l.timeout_ms = timeout ? timeout->count() : 0;
+        l.extra_env = std::move(env);
+        launch(exec, run, std::move(prepared));
+      });
+}
+
+void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared) {
+  LiveTask& live = *run.live;
+  const flow::TaskDef& def = *run.def;
+  runner::TaskSpec spec;
+  spec.execution_id = exec.id;
+  spec.namespace_ = exec.namespace_;
+  spec.flow_id = exec.flow_id;
+  spec.task_id = def.id;
+  spec.task_run_id = run.id;
+  spec.attempt = run.attempt;
+  spec.argv = std::move(prepared->argv);
+  spec.env = base_env_;
+  for (const auto& e : live.extra_env) {
+    size_t eq = e.find('=');
+    set_env(spec.env, e.substr(0, eq), e.substr(eq + 1));
+  }
+  for (const auto& [k, v] : def.env) set_env(spec.env, k, v);
+  if (def.language != nullptr && !def.language->lib_env.empty() && !config_.script_lib_dir.empty()) {
+    // `from kestra import Kestra` / require('@kestra-io/libs') work with no
+    // install, also when the task sets its own PYTHONPATH / NODE_PATH.
+    prepend_path_env(spec.env, def.language->lib_env,
+                     config_.script_lib_dir + "/" + std::string(def.language->lib_subdir));
+  }
+  set_env(spec.env, "WORKING_DIR", live.working_dir);
+  if (!live.output_dir.empty()) set_env(spec.env, "OUTPUT_DIR", live.output_dir);
+  spec.working_dir = live.working_dir;
+  spec.runner_json = def.runner_json;
+
+  auto started = live.runner->start(spec, *this);
+  if (!started.ok()) {
+    fail_start(run, started.error());
+    return;
+  }
+  live.task = std::move(started).value();
+  live.task->supervisor_data = &run;
+  run.pid = live.task->pid();
+  run.started_ms = now_ms();
+  if (paused_all_) live.runner->set_output_paused(*live.task, true);
+  set_state(exec, &run, State::kRunning);
+
+  if (live.timeout_ms > 0) {
+    live.timeout_text = human_duration(live.timeout_ms);
+    live.timeout_timer = uv::Timer::create(loop_);
+    live.timeout_timer->start(static_cast<uint64_t>(live.timeout_ms), 0,
+                              [this, &run] { start_kill(run, KillReason::kTimeout); });
+  }
+}
+
+void Supervisor::fail_start(TaskRun& run, const Error& error) {
+  // Nothing started: the reason is the task's log and its error.
+  std::string msg = error.path().empty() ? error.message() : error.path() + ": " + error.message();
+  append_line(run, Level::kError, msg);
+  run.error = msg;
+  run.live->result = State::kFailed;
+  run.live->runner_finished = true;
+  finish_task_run(run);
+}
+
+}  // namespace agent
