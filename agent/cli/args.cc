@@ -12,7 +12,7 @@ constexpr OptionSpec kJson{"json", 0, OptionKind::kFlag, "", "print the agent's 
 
 const std::vector<CommandSpec> kCommands = {
     {"run",
-     "[-d] [--json] [--namespace NS] FLOW.yaml|FLOW.json",
+     "[-d] [--json] [--namespace NS] [--input NAME=VALUE]... FLOW.yaml|FLOW.json",
      "submit a flow (or a single task) and follow its logs",
      "The file is YAML or JSON. A document with 'tasks' is a flow; one with a 'type'\n"
      "and no 'tasks' is a single task, run as a flow of its own.\n"
@@ -22,7 +22,9 @@ const std::vector<CommandSpec> kCommands = {
      {{"detach", 'd', OptionKind::kFlag, "", "print the execution id and return at once"},
       {"json", 0, OptionKind::kFlag, "",
        "print the agent's messages as JSON lines instead of text"},
-      {"namespace", 0, OptionKind::kString, "NS", "namespace for a single task"}},
+      {"namespace", 0, OptionKind::kString, "NS", "namespace for a single task"},
+      {"input", 'i', OptionKind::kList, "NAME=VALUE",
+       "a flow input (repeatable); NAME=@PATH uploads a file for a FILE input"}},
      1,
      1},
     {"ps",
@@ -62,6 +64,39 @@ const std::vector<CommandSpec> kCommands = {
      "after the agent's grace period.",
      {{"no-wait", 0, OptionKind::kFlag, "", "return once the cancel is accepted"}},
      1,
+     1},
+    {"files",
+     "[--json] EXEC_ID [TASK_ID]",
+     "list the output files of an execution (kestra:// URIs)",
+     "Prints one line per file: task id, key (the path relative to the task's\n"
+     "working directory) and URI. 'runnerctl cat URI' prints a file.",
+     {kJson},
+     1,
+     2},
+    {"cat",
+     "[-o FILE] URI",
+     "print a file of the agent's storage (a kestra:// URI)",
+     "",
+     {{"output", 'o', OptionKind::kString, "FILE", "write to FILE instead of stdout"}},
+     1,
+     1},
+    {"validate",
+     "[--config FILE] FLOW.yaml...",
+     "check flows without running them: every problem, with its line",
+     "Runs the agent's checks locally: plugin defaults (the flow's, and the agent's\n"
+     "when --config names its configuration), the schema of every task and runner\n"
+     "type, and the compilation. Exits 0 when every flow is valid, 1 otherwise.",
+     {{"config", 0, OptionKind::kString, "FILE", "the agent's configuration, for its pluginDefaults"}},
+     1,
+     64},
+    {"schema",
+     "[--json-schema] [TYPE|flow]",
+     "document the task and runner types runnerd knows",
+     "Without TYPE: every type with its status. With TYPE (a current or legacy name):\n"
+     "its properties. --json-schema writes a JSON Schema of a whole flow, for a YAML\n"
+     "language server (e.g. '# yaml-language-server: $schema=flow.schema.json').",
+     {{"json-schema", 0, OptionKind::kFlag, "", "write the JSON Schema of a flow"}},
+     0,
      1},
     {"stats", "[--json]", "show the agent's counters", "", {kJson}, 0, 0},
     {"hello", "[--json]", "check the connection: protocol and agent versions", "", {kJson}, 0, 0},
@@ -133,6 +168,11 @@ std::optional<int64_t> Invocation::int_value(std::string_view name) const {
   int64_t out = 0;
   if (!v || !parse_int(*v, out)) return std::nullopt;
   return out;
+}
+
+std::vector<std::string> Invocation::values(std::string_view name) const {
+  auto it = lists.find(name);
+  return it == lists.end() ? std::vector<std::string>{} : it->second;
 }
 
 Result<Invocation> parse_args(std::span<const std::string_view> argv) {
@@ -224,6 +264,10 @@ Result<Invocation> parse_args(std::span<const std::string_view> argv) {
       if (!parse_int(value, n) || n < 0) {
         return usage_error(where, label + " expects a number >= 0, not '" + value + "'");
       }
+    }
+    if (opt->kind == OptionKind::kList) {
+      inv.lists[std::string(opt->name)].push_back(std::move(value));
+      continue;
     }
     inv.options[std::string(opt->name)] = std::move(value);
   }

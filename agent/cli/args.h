@@ -14,7 +14,7 @@
 
 namespace agent::cli {
 
-enum class OptionKind { kFlag, kString, kInt };
+enum class OptionKind { kFlag, kString, kInt, kList };  // kList: repeatable, values kept in order
 
 struct OptionSpec {
   std::string_view name;  // long name, without "--"
@@ -44,12 +44,15 @@ struct Invocation {
   bool help = false;    // --help/-h, or `runnerctl help [CMD]`
   bool version = false;
   std::map<std::string, std::string, std::less<>> options;  // long name -> value ("" for flags)
+  std::map<std::string, std::vector<std::string>, std::less<>> lists;  // kList options
   std::vector<std::string> args;
 
   bool flag(std::string_view name) const { return options.count(name) > 0; }
   std::optional<std::string> value(std::string_view name) const;
   // Validated by parse_args for kInt options.
   std::optional<int64_t> int_value(std::string_view name) const;
+  // Every value of a repeatable option, in order.
+  std::vector<std::string> values(std::string_view name) const;
 };
 
 // Parses argv without argv[0]. Global options (--socket, --help, --version)

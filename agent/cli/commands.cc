@@ -56,6 +56,10 @@ int dispatch(const Invocation& inv, const std::string& socket) {
   if (c == "cancel") return cmd_cancel(inv, socket);
   if (c == "stats") return cmd_stats(inv, socket);
   if (c == "hello") return cmd_hello(inv, socket);
+  if (c == "files") return cmd_files(inv, socket);
+  if (c == "cat") return cmd_cat(inv, socket);
+  if (c == "validate") return cmd_validate(inv);
+  if (c == "schema") return cmd_schema(inv);
   return fail(Error(Errc::kInvalidArgument, "unknown command '" + c + "'"));
 }
 

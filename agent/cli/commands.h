@@ -20,6 +20,10 @@ int cmd_outputs(const Invocation& inv, const std::string& socket);
 int cmd_cancel(const Invocation& inv, const std::string& socket);
 int cmd_stats(const Invocation& inv, const std::string& socket);
 int cmd_hello(const Invocation& inv, const std::string& socket);
+int cmd_files(const Invocation& inv, const std::string& socket);  // files_cmd.cc
+int cmd_cat(const Invocation& inv, const std::string& socket);    // files_cmd.cc
+int cmd_validate(const Invocation& inv);                          // offline.cc
+int cmd_schema(const Invocation& inv);                            // offline.cc
 
 // Prints "runnerctl: <path>: <message>" on stderr and returns kExitError.
 int fail(const Error& error);

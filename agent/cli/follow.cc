@@ -1,6 +1,7 @@
 // `run` and `logs`: submitting, and streaming an execution's logs to its end.
 #include <optional>
 
+#include "agent/common/fs.h"
 #include "agent/cli/client.h"
 #include "agent/cli/commands.h"
 #include "agent/cli/document.h"
@@ -112,8 +113,12 @@ Result<Submission> read_submission(const std::string& path) {
 Result<std::string> submit(Client& client, const Invocation& inv, const Submission& sub) {
   simdjson::dom::parser parser;
   int64_t id = client.next_id();
+  auto inputs_result = inputs_object(inv.values("input"),
+                                     [](const std::string& path) { return fs::read_file(path); });
+  if (!inputs_result.ok()) return std::move(inputs_result).error();
+  std::string inputs = inv.values("input").empty() ? std::string() : *inputs_result;
   std::string request =
-      submit_request(id, sub.kind, sub.doc_json, inv.value("namespace").value_or(""));
+      submit_request(id, sub.kind, sub.doc_json, inv.value("namespace").value_or(""), inputs);
   AGENT_ASSIGN_OR_RETURN(json::Element result, client.call(request, id, parser));
   std::string_view execution_id;
   if (result["executionId"].get_string().get(execution_id) != simdjson::SUCCESS) {

@@ -1,5 +1,9 @@
 #include "agent/cli/request.h"
 
+#include <algorithm>
+
+#include "agent/common/base64.h"
+
 #include <cctype>
 
 #include "agent/json/writer.h"
@@ -36,12 +40,51 @@ std::string hello_request(int64_t id) {
 }
 
 std::string submit_request(int64_t id, std::string_view kind, std::string_view doc_json,
-                           std::string_view namespace_) {
+                           std::string_view namespace_, std::string_view inputs_json) {
   std::string out;
   json::Writer w(out);
   begin(w, id, "submit").key(kind).raw(doc_json);
   if (kind == "task" && !namespace_.empty()) w.kv("namespace", namespace_);
+  if (!inputs_json.empty()) w.key("inputs").raw(inputs_json);
   w.end_object();
+  return out;
+}
+
+Result<std::string> inputs_object(const std::vector<std::string>& specs,
+                                  const std::function<Result<std::string>(const std::string&)>& read_file) {
+  std::string out;
+  json::Writer w(out);
+  w.begin_object();
+  std::vector<std::string> seen;
+  for (const auto& spec : specs) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Error(Errc::kInvalidArgument, "--input expects NAME=VALUE or NAME=@PATH, not '" + spec + "'");
+    }
+    std::string name = spec.substr(0, eq);
+    std::string value = spec.substr(eq + 1);
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      return Error(Errc::kInvalidArgument, "--input " + name + " is given twice");
+    }
+    seen.push_back(name);
+    w.key(name);
+    if (value.size() > 1 && value[0] == '@') {
+      std::string path = value.substr(1);
+      AGENT_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+      std::string filename = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+      w.begin_object().kv("filename", filename).kv("contentBase64", base64_encode(bytes)).end_object();
+    } else {
+      w.string(value);
+    }
+  }
+  w.end_object();
+  return out;
+}
+
+std::string read_file_request(int64_t id, std::string_view uri, int64_t offset, int64_t length) {
+  std::string out;
+  json::Writer w(out);
+  begin(w, id, "readFile").kv("uri", uri).kv("offset", offset).kv("length", length).end_object();
   return out;
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,8 +20,14 @@ constexpr int kProtocolVersion = 1;
 std::string hello_request(int64_t id);
 // The document is a flow ("flow") or a single task ("task"); `doc_json` is its JSON.
 // `namespace_` goes with a single task when not empty.
+// `inputs_json`, when not empty, is the submit's "inputs" object.
 std::string submit_request(int64_t id, std::string_view kind, std::string_view doc_json,
-                           std::string_view namespace_);
+                           std::string_view namespace_, std::string_view inputs_json = {});
+// The "inputs" object of `--input NAME=VALUE` options: VALUE as a string, or
+// for NAME=@PATH an upload of the file that `read_file` returns.
+Result<std::string> inputs_object(const std::vector<std::string>& specs,
+                                  const std::function<Result<std::string>(const std::string&)>& read_file);
+std::string read_file_request(int64_t id, std::string_view uri, int64_t offset, int64_t length);
 // get, cancel, outputs, watch: {"id":..,"op":..,"executionId":..}
 std::string execution_request(int64_t id, std::string_view op, std::string_view execution_id);
 std::string logs_request(int64_t id, std::string_view execution_id, bool follow,
