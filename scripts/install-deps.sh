@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libsimdjson-dev libcurl4-openssl-dev libzstd-dev libyaml-cpp-dev
   libgtest-dev googletest zstd python3 nodejs procps
+  git python3-pip python3-requests python3-yaml
 )
 
 missing=()
@@ -14,9 +15,13 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 # python3 and node may come from elsewhere on a developer machine.
-if command -v python3 >/dev/null; then missing=("${missing[@]/python3}"); fi
-if command -v node >/dev/null; then missing=("${missing[@]/nodejs}"); fi
-read -r -a missing <<<"${missing[*]}"
+keep=()
+for p in "${missing[@]}"; do
+  if [ "$p" = python3 ] && command -v python3 >/dev/null; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null; then continue; fi
+  keep+=("$p")
+done
+missing=("${keep[@]}")
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

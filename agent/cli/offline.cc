@@ -7,6 +7,8 @@
 #include "agent/config/config.h"
 #include "agent/flow/load.h"
 #include "agent/flow/schema_doc.h"
+#include "agent/flow/validate.h"
+#include "agent/template/value.h"
 #include "agent/yaml/line_map.h"
 #include "agent/yaml/yaml_to_json.h"
 
@@ -29,7 +31,11 @@ int cmd_validate(const Invocation& inv) {
     std::string source = path;
     auto json_text = path.ends_with(".json") ? Result<std::string>(*text) : yaml_to_json(*text, source);
     if (!json_text.ok()) {
-      print_err(json_text.error().message() + "\n");
+      // "source:line:col: message" -> "source:line:col: error: message"
+      std::string msg = json_text.error().message();
+      size_t at = msg.starts_with(source) ? msg.find(": ", source.size()) : std::string::npos;
+      if (at != std::string::npos) msg.insert(at + 2, "error: ");
+      print_err(msg + "\n");
       all_valid = false;
       continue;
     }
@@ -40,6 +46,39 @@ int cmd_validate(const Invocation& inv) {
       print_err(source + ": not a JSON or YAML document\n");
       all_valid = false;
       continue;
+    }
+    // A configuration fragment: only pluginDefaults / taskDefaults.
+    simdjson::dom::object obj;
+    if (doc.get_object().get(obj) == simdjson::SUCCESS && obj.size() > 0) {
+      bool only_defaults = true;
+      for (auto f : obj) only_defaults = only_defaults && (f.key == "pluginDefaults" || f.key == "taskDefaults");
+      if (only_defaults) {
+        std::vector<flow::Diagnostic> diagnostics;
+        for (auto f : obj) {
+          auto list = template_::from_json(f.value);
+          if (!list.ok()) continue;
+          auto found = flow::validate_defaults(*list, f.key, &lines);
+          diagnostics.insert(diagnostics.end(), found.begin(), found.end());
+        }
+        bool bad = false;
+        for (const auto& d : diagnostics) bad = bad || !d.warning;
+        print_err(flow::format_diagnostics(diagnostics, source));
+        if (bad) {
+          all_valid = false;
+        } else {
+          print_out(source + ": valid (plugin defaults)\n");
+        }
+        continue;
+      }
+    }
+    // A task, or a list of tasks: checked as the tasks of a flow of their own.
+    std::string wrapped;
+    if (doc.is_array() || (doc.is_object() && doc["tasks"].error() != simdjson::SUCCESS &&
+                           doc["type"].error() == simdjson::SUCCESS)) {
+      std::string tasks = doc.is_array() ? std::string(*json_text) : "[" + std::string(*json_text) + "]";
+      wrapped = "{\"id\":\"fragment\",\"namespace\":\"fragment\",\"tasks\":" + tasks + "}";
+      if (parser.parse(wrapped).get(doc) != simdjson::SUCCESS) continue;
+      lines = yaml::LineMap{};
     }
     std::vector<flow::Diagnostic> diagnostics;
     flow::LoadOptions options{.global_defaults = &config.plugin_defaults, .lines = &lines};

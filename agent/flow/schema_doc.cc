@@ -10,7 +10,7 @@ namespace {
 
 std::string status_text(Support s, const std::string& note) {
   std::string out = s == Support::kSupported ? "supported" : s == Support::kIgnored ? "ignored" : "not yet";
-  if (!note.empty()) out += " (" + note + ")";
+  if (!note.empty() && note != "not yet") out += " (" + note + ")";
   return out;
 }
 

@@ -26,6 +26,61 @@ class Validator {
     check_duplicate_ids();
   }
 
+  void defaults(const Value& list, const std::string& path) {
+    if (!list.is_list()) {
+      expect(false, list, path, "a list of {type, values, forced}");
+      return;
+    }
+    size_t i = 0;
+    for (const auto& d : list.as_list()) {
+      std::string dpath = path + "[" + std::to_string(i++) + "]";
+      if (!d.is_map()) {
+        expect(false, d, dpath, "a map with type and values");
+        continue;
+      }
+      keys(d, dpath, {"type", "forced", "values"});
+      const Value* type = d.find("type");
+      const Value* values = d.find("values");
+      if (type == nullptr || !type->is_string()) {
+        error(join(dpath, "type"), "required property missing");
+        continue;
+      }
+      if (values == nullptr || !values->is_map()) {
+        error(join(dpath, "values"), "required: a map of property values");
+        continue;
+      }
+      std::string vpath = join(dpath, "values");
+      const TypeSpec* exact = find_type(type->as_string());
+      if (exact != nullptr) {
+        for (const auto& [k, x] : values->as_map()) {
+          const PropSpec* p = exact->prop(k);
+          if (p == nullptr) {
+            error(join(vpath, k), "no property '" + k + "' in " + exact->type);
+          } else {
+            value(x, *p, join(vpath, k));
+          }
+        }
+        continue;
+      }
+      // A prefix: a property is fine when some matching type has it.
+      for (const auto& [k, x] : values->as_map()) {
+        const PropSpec* found = nullptr;
+        bool any_type = false;
+        for (const auto& t : all_types()) {
+          if (!t.type.starts_with(type->as_string())) continue;
+          any_type = true;
+          if ((found = t.prop(k)) != nullptr) break;
+        }
+        if (!any_type) break;  // a plugin runnerd does not know: nothing to check against
+        if (found == nullptr) {
+          error(join(vpath, k), "no type matching '" + type->as_string() + "' has a property '" + k + "'");
+        } else {
+          value(x, *found, join(vpath, k));
+        }
+      }
+    }
+  }
+
   std::vector<Diagnostic> take() { return std::move(out_); }
 
  private:
@@ -272,6 +327,13 @@ class Validator {
 std::vector<Diagnostic> validate_flow(const Value& flow, const yaml::LineMap* lines) {
   Validator v(lines);
   v.flow(flow);
+  return v.take();
+}
+
+std::vector<Diagnostic> validate_defaults(const Value& list, std::string_view path,
+                                          const yaml::LineMap* lines) {
+  Validator v(lines);
+  v.defaults(list, std::string(path));
   return v.take();
 }
 

@@ -24,6 +24,13 @@ struct Diagnostic {
 
 std::vector<Diagnostic> validate_flow(const template_::Value& flow, const yaml::LineMap* lines);
 
+// A `pluginDefaults` / `taskDefaults` list on its own (a configuration
+// fragment): each default's values are checked against the type it names, or,
+// for a prefix, the properties every matching type could take (a taskRunner
+// block is checked against its runner). `path` prefixes the diagnostics.
+std::vector<Diagnostic> validate_defaults(const template_::Value& list, std::string_view path,
+                                          const yaml::LineMap* lines);
+
 // "source:line:col: error: path: message", one per line.
 std::string format_diagnostics(const std::vector<Diagnostic>& diagnostics, std::string_view source);
 
