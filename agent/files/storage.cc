@@ -44,13 +44,6 @@ Status copy_file(const std::string& from, const std::string& to) {
   return fs::write_file(to, data);
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 Result<std::string> place(const std::string& root, const std::string& rel_dir,
                           const std::string& name) {
   std::string dir = root + "/" + rel_dir;
@@ -125,15 +118,8 @@ Result<std::string> Storage::resolve(std::string_view uri) const {
     size_t end = rest.find('/', start);
     if (end == std::string_view::npos) end = rest.size();
     std::string_view seg = rest.substr(start, end - start);
-    std::string decoded;
-    for (size_t i = 0; i < seg.size(); i++) {
-      if (seg[i] == '%' && i + 2 < seg.size() && hex(seg[i + 1]) >= 0 && hex(seg[i + 2]) >= 0) {
-        decoded += static_cast<char>(hex(seg[i + 1]) * 16 + hex(seg[i + 2]));
-        i += 2;
-      } else {
-        decoded += seg[i];
-      }
-    }
+    // Names are stored percent-encoded, as they appear in the URI.
+    std::string decoded(seg);
     if (decoded.empty() || decoded == "." || decoded == ".." ||
         decoded.find('/') != std::string::npos || decoded.find('\0') != std::string::npos) {
       return bad("escapes the storage or has an empty segment");

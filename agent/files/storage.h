@@ -31,7 +31,8 @@ class Storage {
                                           const std::string& execution_id,
                                           const std::string& input_id, std::string_view filename,
                                           std::string_view content) const;
-  // The local path of a kestra:/// URI; refuses anything that leaves the storage.
+  // The local path of a kestra:/// URI; refuses anything that leaves the
+  // storage. File names are stored percent-encoded, as the URI spells them.
   Result<std::string> resolve(std::string_view uri) const;
 
  private:

@@ -84,7 +84,7 @@ Value walk(const Value& v, const std::vector<const PluginDefault*>& defaults, bo
   Value result(std::move(children));
   const Value* type = result.find("type");
   if (type == nullptr || !type->is_string()) return result;
-  const std::string& t = type->as_string();
+  const std::string t = type->as_string();  // a copy: `result` is replaced below
   for (const PluginDefault* d : defaults) {
     if (!matches(t, d->type)) continue;
     Value values = accepted(d->values, t, accepts);

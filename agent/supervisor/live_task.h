@@ -38,9 +38,9 @@ struct LiveTask {
   bool takes_slot = false;    // a runner task: counts against maxRunning
   std::string output_dir;     // `{{outputDir}}` when enabled, else empty
   std::vector<std::string> output_globs;  // rendered outputFiles
-  std::optional<State> result;
-  int64_t timeout_ms = 0;               // 0: none
-  std::vector<std::string> extra_env;   // the language's or Clone's own variables  // decided without a runner (Log, Return, WorkingDirectory)
+  std::optional<State> result;  // decided without a runner (Log, Return, WorkingDirectory)
+  int64_t timeout_ms = 0;       // 0: none
+  std::vector<std::string> extra_env;  // the language's or Clone's own, then the task's env (rendered)
   std::string timeout_text;  // as written, for the error message
   KillReason kill_reason = KillReason::kNone;
   bool runner_finished = false;

@@ -197,6 +197,7 @@ void Supervisor::start_runner_task(Execution& exec) {
     prepared->script_file = std::move(cmd.script_file);
     for (const auto& [k, v] : cmd.env) env.push_back(k + "=" + v);
   }
+  for (const auto& [k, v] : r.env) env.push_back(k + "=" + v);  // rendered, after the language's
   auto timeout = r.timeout;
 
   exec.busy = true;
@@ -243,7 +244,6 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
     size_t eq = e.find('=');
     set_env(spec.env, e.substr(0, eq), e.substr(eq + 1));
   }
-  for (const auto& [k, v] : def.env) set_env(spec.env, k, v);
   if (def.language != nullptr && !def.language->lib_env.empty() && !config_.script_lib_dir.empty()) {
     // `from kestra import Kestra` / require('@kestra-io/libs') work with no
     // install, also when the task sets its own PYTHONPATH / NODE_PATH.
