@@ -186,7 +186,7 @@ std::string flow_json_schema() {
   json::Writer w(out);
   w.begin_object();
   w.kv("$schema", "http://json-schema.org/draft-07/schema#");
-  w.kv("$id", "https://runnerd.invalid/schema/flow.json");
+  w.kv("$id", "flow.schema.json");  // as proto/schema/ names it
   w.kv("title", "Kestra flow (as runnerd runs it)");
   write_type_body(w, flow_spec());
   w.key("definitions").begin_object();

@@ -59,4 +59,29 @@ TEST(Config, ErrorsNameTheFileAndKey) {
   EXPECT_FALSE(st.ok());
 }
 
+TEST(Config, KestraOptionsPluginDefaultsPathsPrefixAndSecrets) {
+  agent::AgentConfig c;
+  auto st = agent::load_config_text(R"Y(
+pluginDefaults:
+  - type: io.kestra.plugin.scripts
+    values:
+      taskRunner: {type: io.kestra.plugin.core.runner.Process}
+allowedPaths: [/srv/data]
+envVarsPrefix: KESTRA_
+secretsFile: /etc/runnerd/secrets
+)Y", "k.yaml", c);
+  ASSERT_TRUE(st.ok()) << st.error().describe();
+  ASSERT_EQ(c.plugin_defaults.size(), 1u);
+  EXPECT_EQ(c.plugin_defaults[0].type, "io.kestra.plugin.scripts");
+  EXPECT_EQ(c.allowed_paths, std::vector<std::string>{"/srv/data"});
+  EXPECT_EQ(c.env_vars_prefix, "KESTRA_");
+  EXPECT_EQ(c.secrets_file, "/etc/runnerd/secrets");
+  st = agent::load_config_text("pluginDefaults:\n  - type: x\n    valus: {}\n", "k.yaml", c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().path(), "pluginDefaults[0].valus");
+  st = agent::load_config_text("allowedPaths: [relative/dir]\n", "k.yaml", c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().path(), "allowedPaths[0]");
+}
+
 }  // namespace

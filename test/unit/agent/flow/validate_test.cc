@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/common/fs.h"
 #include "agent/flow/did_you_mean.h"
 #include "agent/flow/schema.h"
 #include "agent/flow/schema_doc.h"
@@ -93,6 +94,16 @@ TEST(FlowValidate, CatalogDidYouMeanAndJsonSchema) {
   EXPECT_NE(schema.find("io.kestra.plugin.scripts.groovy.Script"), std::string::npos);
   EXPECT_NE(agent::flow::type_doc_text(*agent::flow::find_type("io.kestra.plugin.git.Clone")).find("depth"),
             std::string::npos);
+}
+
+// proto/schema/flow.schema.json is this output, committed: regenerate it with
+// `runnerctl schema --json-schema > proto/schema/flow.schema.json`.
+TEST(FlowValidate, TheCommittedFlowSchemaIsTheGeneratedOne) {
+  std::string here = __FILE__;  // <root>/test/unit/agent/flow/validate_test.cc
+  std::string root = here.substr(0, here.rfind("/test/unit/"));
+  auto committed = agent::fs::read_file(root + "/proto/schema/flow.schema.json");
+  ASSERT_TRUE(committed.ok());
+  EXPECT_EQ(*committed, agent::flow::flow_json_schema());
 }
 
 }  // namespace
