@@ -51,9 +51,20 @@ CommandLine build_command_line(const TaskDef& task, std::string_view working_dir
     out.script_file = std::move(file);
   }
 
-  static const std::vector<std::string> kDefaultInterpreter = {"/bin/sh", "-c"};
-  const std::vector<std::string>& interpreter =
-      task.interpreter ? *task.interpreter : kDefaultInterpreter;
+  std::vector<std::string> interpreter;
+  if (task.interpreter) {
+    interpreter = *task.interpreter;
+  } else if (!lang.interpreter.empty()) {
+    std::string_view rest = lang.interpreter;  // the language's own, space-separated
+    while (!rest.empty()) {
+      size_t sp = rest.find(' ');
+      interpreter.emplace_back(rest.substr(0, sp));
+      if (sp == std::string_view::npos) break;
+      rest.remove_prefix(sp + 1);
+    }
+  } else {
+    interpreter = {"/bin/sh", "-c"};
+  }
   if (interpreter.empty() && task.before_commands.empty()) {
     out.argv = std::move(commands);
     return out;
@@ -74,7 +85,8 @@ CommandLine build_command_line(const TaskDef& task, std::string_view working_dir
   };
   bool markers = !task.before_commands.empty();
   if (markers) add_line("echo '" + std::string(kDebugMarker) + "'");
-  if (task.fail_fast) add_line(windows ? std::string_view() : std::string_view("set -e"));
+  std::string_view fail_fast = lang.fail_fast_line.empty() ? std::string_view("set -e") : lang.fail_fast_line;
+  if (task.fail_fast) add_line(windows ? std::string_view() : fail_fast);
   for (const auto& c : task.before_commands) add_line(c);
   if (markers) add_line("echo '" + std::string(kInfoMarker) + "'");
   for (const auto& c : commands) add_line(c);

@@ -22,6 +22,10 @@ struct Language {
   std::string_view lib_env;         // PYTHONPATH / NODE_PATH: where the `kestra` module is found
   std::string_view lib_subdir;      // its folder under the agent's scriptLibDir
   std::string_view label;           // "PowerShell": for docs
+  // Kestra's default interpreter, space-separated; empty: ["/bin/sh", "-c"].
+  std::string_view interpreter = {};
+  // The fail-fast line (failFast: true); empty: "set -e".
+  std::string_view fail_fast_line = {};
 };
 
 struct TaskTypeMatch {

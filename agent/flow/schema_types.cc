@@ -91,8 +91,11 @@ std::vector<PropSpec> script_props(const Language& lang, ScriptKind kind) {
   }
   p.push_back(prop("beforeCommands", P::kStringList,
                    "Commands run first in the same shell, logged at DEBUG.", "", true));
-  p.push_back(prop("interpreter", P::kStringList, "The argv prefix of the command line.",
-                   "[\"/bin/sh\", \"-c\"]", true));
+  std::string interp = lang.interpreter.empty() ? "[/bin/sh, -c]" : "[" + std::string(lang.interpreter) + "]";
+  for (size_t i = 0; !lang.interpreter.empty() && (i = interp.find(' ', i)) != std::string::npos; i += 2) {
+    interp.replace(i, 1, ", ");
+  }
+  p.push_back(prop("interpreter", P::kStringList, "The argv prefix of the command line.", interp, true));
   p.push_back(prop("failFast", P::kBool, "Stop at the first failing command (set -e).", "true"));
   p.push_back(prop("env", P::kStringMap, "Extra environment variables (values are rendered).", "", true));
   p.push_back(prop("taskRunner", P::kTaskRunner, "Where the task runs.",

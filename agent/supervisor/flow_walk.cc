@@ -7,6 +7,7 @@
 #include "agent/common/ids.h"
 #include "agent/common/time.h"
 #include "agent/common/fs.h"
+#include "agent/files/input_files.h"
 #include "agent/supervisor/supervisor.h"
 #include "agent/supervisor/task_files.h"
 #include "agent/uv/work.h"
@@ -267,9 +268,17 @@ template_::Context Supervisor::template_context(Execution& exec, Value vars) {
     exec.masker.add(value);  // masked in every later log line of the execution
     return value;
   };
-  ctx.read = [this](std::string_view path) -> Result<std::string> {
-    // read('kestra:///...'): a file of the agent's storage, e.g. an output file.
-    AGENT_ASSIGN_OR_RETURN(std::string local, storage_.resolve(path));
+  ctx.read = [this, &exec](std::string_view path) -> Result<std::string> {
+    // read('kestra:///...'): a file of the agent's storage (an output file, a
+    // FILE input); read('path'): a namespace file of the flow's namespace.
+    std::string local;
+    if (path.starts_with("kestra://")) {
+      AGENT_ASSIGN_OR_RETURN(local, storage_.resolve(path));
+    } else {
+      std::string uri = "nsfile://" + std::string(path.starts_with("/") ? "" : "/") + std::string(path);
+      AGENT_ASSIGN_OR_RETURN(local, files::resolve_nsfile_uri(uri, exec.namespace_,
+                                                              config_.state_dir + "/namespaces"));
+    }
     AGENT_ASSIGN_OR_RETURN(std::string content, fs::read_file(local));
     return content;
   };

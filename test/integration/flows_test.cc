@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -325,6 +326,37 @@ tasks:
   auto lines = test::log_lines(*client_, id);
   EXPECT_TRUE(contains(lines, "INFO hello filesinner"));
   EXPECT_TRUE(contains(lines, "INFO dir"));
+}
+
+TEST_F(Flows, NamespaceFilesAndReadComeFromTheStateDirectory) {
+  std::string ns = agent_->state_dir() + "/namespaces/dev.team";
+  ASSERT_EQ(test::run_command("mkdir -p " + ns + "/scripts && echo 'print(\"from ns\")' > " + ns +
+                              "/scripts/main.py && echo tmp > " + ns + "/scripts/skip.tmp && "
+                              "printf 'GREETING' > " + ns + "/word.txt").status, 0);
+  std::string id;
+  EXPECT_EQ(run(R"Y(
+id: nsfiles
+namespace: dev.team
+tasks:
+  - id: t
+    type: io.kestra.plugin.scripts.python.Commands
+    namespaceFiles:
+      enabled: true
+      exclude: ["**.tmp"]
+    inputFiles:
+      copy.py: "nsfile:///scripts/main.py"
+    commands:
+      - python scripts/main.py
+      - python copy.py
+      - test ! -e scripts/skip.tmp
+      - echo "{{ read('word.txt') | lower }}"
+)Y",
+                &id),
+            "SUCCESS");
+  auto lines = test::log_lines(*client_, id);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "INFO from ns"), 2) << ::testing::PrintToString(lines);
+  EXPECT_TRUE(contains(lines, "INFO greeting"));
+  EXPECT_TRUE(contains(lines, "INFO Loaded 2 namespace files from 'dev.team'"));
 }
 
 TEST_F(Flows, AnInputFileThatEscapesTheWorkingDirectoryFailsTheTask) {
