@@ -474,7 +474,10 @@ tasks:
   auto lines = test::log_lines(*client_, id);
   EXPECT_TRUE(contains(lines, "INFO from-defaults"));
   EXPECT_TRUE(contains(lines, "INFO own"));
-  EXPECT_TRUE(contains(lines, "WARN property 'runner: PROCESS' is deprecated"));
+  // The agent's global default gives the task a taskRunner, which wins over
+  // the deprecated `runner` (newest Kestra), with a warning saying so.
+  EXPECT_TRUE(contains(lines, "WARN both 'taskRunner' and the deprecated 'runner' are set; "
+                              "'taskRunner' wins"));
   EXPECT_TRUE(contains(lines, "WARN taskRunner type 'io.kestra.core.models.script.types."
                               "ProcessTaskRunner' is deprecated"));
 }
