@@ -97,11 +97,19 @@ Result<std::string> Storage::put_execution_input(const std::string& namespace_,
                                                  const std::string& input_id,
                                                  std::string_view filename,
                                                  std::string_view content) const {
-  std::string rel_dir = ns_path(namespace_) + "/" + encode_segment(flow_id) + "/executions/" +
-                        execution_id + "/inputs/" + encode_segment(input_id);
-  AGENT_ASSIGN_OR_RETURN(std::string rel, place(root_, rel_dir, encode_segment(filename)));
+  std::string uri = input_uri(namespace_, flow_id, execution_id, input_id, filename);
+  std::string rel = uri.substr(kScheme.size() + 1);
+  AGENT_TRY(fs::make_dirs(root_ + "/" + rel.substr(0, rel.rfind('/')), 0750));
   AGENT_TRY(fs::write_file(root_ + "/" + rel, content));
-  return std::string(kScheme) + "/" + rel;
+  return uri;
+}
+
+std::string Storage::input_uri(const std::string& namespace_, const std::string& flow_id,
+                               const std::string& execution_id, const std::string& input_id,
+                               std::string_view filename) const {
+  return std::string(kScheme) + "/" + ns_path(namespace_) + "/" + encode_segment(flow_id) +
+         "/executions/" + execution_id + "/inputs/" + encode_segment(input_id) + "/" +
+         encode_segment(filename);
 }
 
 Result<std::string> Storage::resolve(std::string_view uri) const {

@@ -31,6 +31,10 @@ class Storage {
                                           const std::string& execution_id,
                                           const std::string& input_id, std::string_view filename,
                                           std::string_view content) const;
+  // Where put_execution_input stores an input (no I/O).
+  std::string input_uri(const std::string& namespace_, const std::string& flow_id,
+                        const std::string& execution_id, const std::string& input_id,
+                        std::string_view filename) const;
   // The local path of a kestra:/// URI; refuses anything that leaves the
   // storage. File names are stored percent-encoded, as the URI spells them.
   Result<std::string> resolve(std::string_view uri) const;

@@ -128,6 +128,25 @@ Status Api::op_hello(Connection& conn, const proto::Request& req) {
   return {};
 }
 
+// The submit's answer: the execution's id, state, task runs and warnings.
+std::string Api::submit_result(const Execution& exec, const flow::Flow& flow) {
+  std::string out;
+  json::Writer w(out);
+  w.begin_object().kv("executionId", exec.id).kv("state", state_name(exec.state));
+  w.key("taskRuns").begin_array();
+  for (const auto& run : exec.task_runs) {
+    w.begin_object().kv("id", run->id).kv("taskId", run->task_id).end_object();
+  }
+  w.end_array();
+  if (!flow.warnings.empty()) {
+    w.key("warnings").begin_array();
+    for (const auto& warning : flow.warnings) w.string(warning);
+    w.end_array();
+  }
+  w.end_object();
+  return out;
+}
+
 Status Api::op_submit(Connection& conn, const proto::Request& req) {
   AGENT_TRY(proto::check_keys(req.body, {"flow", "task", "namespace", "inputs"}));
   simdjson::dom::element flow_el, task_el, inputs_el;
@@ -160,32 +179,56 @@ Status Api::op_submit(Connection& conn, const proto::Request& req) {
     if (!inputs_el.is_object()) return json::type_error("inputs", "an object", inputs_el);
     AGENT_ASSIGN_OR_RETURN(supplied, template_::from_json(inputs_el));
   }
+  // Uploaded FILE inputs are written on the thread pool; the execution is
+  // created once they are stored, and only then answered.
+  struct Upload {
+    std::string input_id, filename, bytes;
+  };
+  auto uploads = std::make_shared<std::vector<Upload>>();
   const files::Storage& storage = supervisor_.storage();
   auto store_file = [&](std::string_view input_id, std::string_view filename,
                         std::string_view bytes) -> Result<std::string> {
-    return storage.put_execution_input(flow->namespace_, flow->id, args.execution_id,
-                                       std::string(input_id), filename, bytes);
+    uploads->push_back(Upload{std::string(input_id), std::string(filename), std::string(bytes)});
+    return storage.input_uri(flow->namespace_, flow->id, args.execution_id, std::string(input_id),
+                             filename);
   };
   AGENT_ASSIGN_OR_RETURN(args.inputs,
                          flow::resolve_inputs(flow->inputs, supplied, store_file, &args.secrets));
   const Peer& peer = conn.peer();
   args.who = Submitter{peer.uid, peer.pid};
-  AGENT_ASSIGN_OR_RETURN(Execution * exec, supervisor_.submit(flow, std::move(args)));
-  std::string out;
-  json::Writer w(out);
-  w.begin_object().kv("executionId", exec->id).kv("state", state_name(exec->state));
-  w.key("taskRuns").begin_array();
-  for (const auto& run : exec->task_runs) {
-    w.begin_object().kv("id", run->id).kv("taskId", run->task_id).end_object();
+  if (uploads->empty()) {
+    AGENT_ASSIGN_OR_RETURN(Execution * exec, supervisor_.submit(flow, std::move(args)));
+    conn.send(proto::ok_line(req.id_json, submit_result(*exec, *flow)));
+    return {};
   }
-  w.end_array();
-  if (!flow->warnings.empty()) {
-    w.key("warnings").begin_array();
-    for (const auto& warning : flow->warnings) w.string(warning);
-    w.end_array();
-  }
-  w.end_object();
-  conn.send(proto::ok_line(req.id_json, out));
+  auto stored = std::make_shared<Status>();
+  auto shared_args = std::make_shared<SubmitArgs>(std::move(args));
+  uint64_t conn_id = conn.id();
+  std::string id_json = req.id_json;
+  uv::queue_work(
+      loop_,
+      [&storage, flow, uploads, stored, shared_args] {
+        for (const auto& u : *uploads) {
+          auto r = storage.put_execution_input(flow->namespace_, flow->id, shared_args->execution_id,
+                                               u.input_id, u.filename, u.bytes);
+          if (!r.ok()) {
+            *stored = std::move(r).error().at("inputs." + u.input_id);
+            return;
+          }
+        }
+      },
+      [this, conn_id, id_json, flow, stored, shared_args] {
+        Connection* c = server_ != nullptr ? server_->find(conn_id) : nullptr;
+        Result<Execution*> exec = stored->ok() ? supervisor_.submit(flow, std::move(*shared_args))
+                                               : Result<Execution*>(stored->error());
+        if (c == nullptr) return;  // the client left; the execution (if any) runs
+        if (!exec.ok()) {
+          const Error& e = exec.error();
+          c->send(proto::error_line(id_json, errc_name(e.code()), e.message(), e.path()));
+          return;
+        }
+        c->send(proto::ok_line(id_json, submit_result(**exec, *flow)));
+      });
   return {};
 }
 

@@ -43,6 +43,7 @@ class Api final : public ConnectionHandler, public SupervisorListener {
   Status op_outputs(Connection& conn, const proto::Request& req);
   Status op_stats(Connection& conn, const proto::Request& req);
   Status op_read_file(Connection& conn, const proto::Request& req);
+  static std::string submit_result(const Execution& exec, const flow::Flow& flow);
   Result<Execution*> execution_of(const proto::Request& req);
 
   uv_loop_t* loop_;
