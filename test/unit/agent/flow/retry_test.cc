@@ -25,7 +25,7 @@ TEST(Retry, ConstantRetriesUntilMaxAttemptsCountingTheFirst) {
 }
 
 TEST(Retry, ExponentialGrowsByTheFactorUpToMaxInterval) {
-  auto p = parse(R"({"type":"exponential","interval":"PT1S","maxInterval":"PT5S","delayFactor":2,"maxAttempts":10})");
+  auto p = parse(R"({"type":"exponential","interval":"PT1S","maxInterval":"PT5S","delayFactor":2,"maxAttempts":100})");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(next_retry_delay(*p, 1, 0, 0, 0)->count(), 1000);
   EXPECT_EQ(next_retry_delay(*p, 2, 0, 0, 0)->count(), 2000);
