@@ -265,9 +265,13 @@ std::string format_outputs(Element outputs) {
     }
     out += ")\n";
     bool any = false;
-    json::Object vars;
-    if (run["vars"].get_object().get(vars) == simdjson::SUCCESS && vars.size() > 0) {
-      out += "  vars:\n";
+    // vars of scripts; outputs of other tasks (Return's value, Clone's directory).
+    for (std::string_view section : {"vars", "outputs"}) {
+      json::Object vars;
+      if (run[section].get_object().get(vars) != simdjson::SUCCESS || vars.size() == 0) continue;
+      out += "  ";
+      out += section;
+      out += ":\n";
       for (auto field : vars) {
         out += "    ";
         out += field.key;
