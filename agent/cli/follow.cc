@@ -125,6 +125,13 @@ Result<std::string> submit(Client& client, const Invocation& inv, const Submissi
     return Error(Errc::kInternal, "runnerd's submit result has no executionId");
   }
   if (inv.flag("json") && inv.flag("detach")) print_out(json::to_json(result) + "\n");
+  simdjson::dom::array warnings;
+  if (result["warnings"].get_array().get(warnings) == simdjson::SUCCESS) {
+    for (json::Element w : warnings) {
+      std::string_view text;
+      if (w.get_string().get(text) == simdjson::SUCCESS) print_err("warning: " + std::string(text) + "\n");
+    }
+  }
   return std::string(execution_id);
 }
 
