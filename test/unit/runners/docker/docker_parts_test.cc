@@ -80,3 +80,76 @@ TEST(DockerSizes, KestraSizeStrings) {
 }
 
 }  // namespace
+
+#include "agent/template/value.h"
+#include "runners/docker/container_spec.h"
+#include "runners/docker/options.h"
+
+namespace {
+
+using runners::docker::parse_options;
+
+TEST(DockerOptions, KestraPropertiesAndDefaults) {
+  auto d = parse_options(R"({"type":"io.kestra.plugin.scripts.runner.docker.Docker"})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->pull_policy, runners::docker::PullPolicy::kIfNotPresent);
+  EXPECT_TRUE(d->delete_);
+  EXPECT_TRUE(d->wait);
+  EXPECT_EQ(d->file_handling, runners::docker::FileHandling::kVolume);
+  auto o = parse_options(R"({"type":"x","cpu":{"cpus":1.5},"memory":{"memory":"512MB","memorySwap":"1GB"},
+    "shmSize":"64MB","pullPolicy":"NEVER","fileHandlingStrategy":"MOUNT","killGracePeriod":"PT5S",
+    "networkMode":"host","extraHosts":["h:1.2.3.4"],"deviceRequests":[{"driver":"nvidia","count":-1}],
+    "host":"unix:///run/podman/podman.sock","entryPoint":["/bin/sh"]})");
+  ASSERT_TRUE(o.ok()) << o.error().describe();
+  EXPECT_DOUBLE_EQ(*o->cpus, 1.5);
+  EXPECT_EQ(*o->memory, 512LL << 20);
+  EXPECT_EQ(o->kill_grace.count(), 5000);
+  EXPECT_EQ(o->pull_policy, runners::docker::PullPolicy::kNever);
+}
+
+TEST(DockerOptions, ErrorsNameTheProperty) {
+  struct Case { std::string json, path; };
+  for (const auto& c : std::vector<Case>{{R"({"memory":{"memory":"12XB"}})", "memory.memory"},
+                                         {R"({"cpu":{"cpus":0}})", "cpu.cpus"},
+                                         {R"({"cpu":{"cores":1}})", "cpu.cores"},
+                                         {R"({"pullPolicy":"SOMETIMES"})", "pullPolicy"},
+                                         {R"({"host":"tcp://1.2.3.4:2375"})", "host"},
+                                         {R"({"killGracePeriod":"5s"})", "killGracePeriod"},
+                                         {R"({"colour":1})", "colour"}}) {
+    auto o = parse_options(c.json);
+    ASSERT_FALSE(o.ok()) << c.json;
+    EXPECT_EQ(o.error().path(), c.path) << o.error().describe();
+  }
+}
+
+TEST(DockerContainerSpec, KestraContainerBody) {
+  auto o = parse_options(R"({"cpu":{"cpus":2},"memory":{"memory":"256MB"},"fileHandlingStrategy":"MOUNT",
+    "portBindings":["127.0.0.1:8080:80","9000"],"user":"1000"})");
+  ASSERT_TRUE(o.ok());
+  runners::docker::ContainerRequest r{"localhost/busybox:latest", {"/bin/sh", "-c", "echo hi"},
+                                      {"WORKING_DIR=/w/1"}, "/w/1", {{"kestra.io/task-id", "t"}}};
+  auto body = runners::docker::create_body(r, *o, false);
+  ASSERT_TRUE(body.ok()) << body.error().describe();
+  auto v = agent::template_::parse_json(*body);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->find("Image")->as_string(), "localhost/busybox:latest");
+  EXPECT_EQ(v->find("Entrypoint")->as_list()[0].as_string(), "");
+  EXPECT_EQ(v->find("WorkingDir")->as_string(), "/w/1");
+  EXPECT_EQ(v->find("Labels")->find("kestra.io/task-id")->as_string(), "t");
+  const auto* host = v->find("HostConfig");
+  EXPECT_EQ(host->find("Binds")->as_list()[0].as_string(), "/w/1:/w/1");
+  EXPECT_EQ(host->find("NanoCpus")->as_int(), 2000000000);
+  EXPECT_EQ(host->find("Memory")->as_int(), 256LL << 20);
+  EXPECT_EQ(host->find("PortBindings")->find("80/tcp")->as_list()[0].find("HostPort")->as_string(), "8080");
+  EXPECT_EQ(host->find("PortBindings")->find("9000/tcp")->as_list()[0].find("HostPort")->as_string(), "");
+
+  auto volumes = parse_options(R"({"volumes":["/data:/data"]})");
+  auto refused = runners::docker::create_body(r, *volumes, false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().path(), "taskRunner.volumes");
+  EXPECT_TRUE(runners::docker::create_body(r, *volumes, true).ok());
+  r.image.clear();
+  EXPECT_EQ(runners::docker::create_body(r, *o, false).error().path(), "containerImage");
+}
+
+}  // namespace

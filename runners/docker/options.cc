@@ -1,0 +1,154 @@
+#include "runners/docker/options.h"
+
+#include <simdjson.h>
+
+#include "agent/common/time.h"
+#include "agent/json/read.h"
+#include "runners/docker/sizes.h"
+
+namespace runners::docker {
+
+namespace {
+
+using agent::Error;
+using agent::Errc;
+using agent::json::Element;
+
+Error invalid(std::string path, std::string message) {
+  return Error(Errc::kInvalidArgument, std::move(message), std::move(path));
+}
+
+agent::Result<int64_t> size_value(Element e, const std::string& path) {
+  int64_t n;
+  if (e.get_int64().get(n) == simdjson::SUCCESS) return n;
+  AGENT_ASSIGN_OR_RETURN(std::string text, agent::json::as_string(e, path));
+  auto parsed = parse_size(text);
+  if (!parsed.ok()) return invalid(path, parsed.error().message());
+  return parsed;
+}
+
+template <typename E>
+agent::Result<E> enum_value(Element e, const std::string& path,
+                            std::initializer_list<std::pair<std::string_view, E>> values) {
+  AGENT_ASSIGN_OR_RETURN(std::string s, agent::json::as_string(e, path));
+  std::string list;
+  for (const auto& [name, v] : values) {
+    if (s == name) return v;
+    list += (list.empty() ? "" : ", ") + std::string(name);
+  }
+  return invalid(path, "expected one of " + list + ", found '" + s + "'");
+}
+
+}  // namespace
+
+agent::Result<Options> parse_options(std::string_view runner_json) {
+  Options o;
+  if (runner_json.empty()) return o;
+  simdjson::dom::parser parser;
+  Element doc;
+  if (parser.parse(runner_json.data(), runner_json.size()).get(doc) != simdjson::SUCCESS) {
+    return invalid("", "taskRunner is not valid JSON");
+  }
+  AGENT_ASSIGN_OR_RETURN(agent::json::Object obj, agent::json::as_object(doc, ""));
+  for (auto field : obj) {
+    std::string key(field.key);
+    Element v = field.value;
+    if (key == "type") {
+      continue;
+    } else if (key == "host") {
+      AGENT_ASSIGN_OR_RETURN(o.host, agent::json::as_string(v, key));
+      if (!o.host.starts_with("unix://") && !o.host.starts_with("/")) {
+        return invalid(key, "only Unix sockets are supported (unix:///var/run/docker.sock or a path), "
+                            "found '" + o.host + "'");
+      }
+    } else if (key == "image") {
+      AGENT_ASSIGN_OR_RETURN(o.image, agent::json::as_string(v, key));
+    } else if (key == "pullPolicy") {
+      AGENT_ASSIGN_OR_RETURN(o.pull_policy, enum_value<PullPolicy>(v, key, {{"IF_NOT_PRESENT", PullPolicy::kIfNotPresent},
+                                                                            {"ALWAYS", PullPolicy::kAlways},
+                                                                            {"NEVER", PullPolicy::kNever}}));
+    } else if (key == "user") {
+      AGENT_ASSIGN_OR_RETURN(o.user, agent::json::as_string(v, key));
+    } else if (key == "entryPoint") {
+      AGENT_ASSIGN_OR_RETURN(auto ep, agent::json::as_string_list(v, key));
+      o.entry_point = std::move(ep);
+    } else if (key == "extraHosts") {
+      AGENT_ASSIGN_OR_RETURN(o.extra_hosts, agent::json::as_string_list(v, key));
+    } else if (key == "networkMode") {
+      AGENT_ASSIGN_OR_RETURN(o.network_mode, agent::json::as_string(v, key));
+    } else if (key == "portBindings") {
+      AGENT_ASSIGN_OR_RETURN(o.port_bindings, agent::json::as_string_list(v, key));
+    } else if (key == "volumes") {
+      AGENT_ASSIGN_OR_RETURN(o.volumes, agent::json::as_string_list(v, key));
+    } else if (key == "deviceRequests") {
+      if (!v.is_array()) return agent::json::type_error(key, "a list of device requests", v);
+      o.device_requests_json = agent::json::to_json(v);
+    } else if (key == "credentials") {
+      AGENT_TRY(agent::json::as_object(v, key));
+      o.credentials_json = agent::json::to_json(v);
+    } else if (key == "config") {
+      o.config_json = v.is_string() ? std::string(v.get_string().value_unsafe()) : agent::json::to_json(v);
+    } else if (key == "cpu") {
+      AGENT_ASSIGN_OR_RETURN(agent::json::Object cpu, agent::json::as_object(v, key));
+      for (auto c : cpu) {
+        std::string cpath = key + "." + std::string(c.key);
+        if (c.key != "cpus") return invalid(cpath, "unknown property (cpu takes cpus)");
+        double d;
+        if (c.value.get_double().get(d) != simdjson::SUCCESS) {
+          int64_t n;
+          if (c.value.get_int64().get(n) != simdjson::SUCCESS) {
+            return agent::json::type_error(cpath, "a number of CPUs", c.value);
+          }
+          d = static_cast<double>(n);
+        }
+        if (!(d > 0)) return invalid(cpath, "must be more than 0");
+        o.cpus = d;
+      }
+    } else if (key == "memory") {
+      AGENT_ASSIGN_OR_RETURN(agent::json::Object mem, agent::json::as_object(v, key));
+      for (auto m : mem) {
+        std::string mpath = key + "." + std::string(m.key);
+        if (m.key == "memory") {
+          AGENT_ASSIGN_OR_RETURN(o.memory, size_value(m.value, mpath));
+        } else if (m.key == "memorySwap") {
+          AGENT_ASSIGN_OR_RETURN(o.memory_swap, size_value(m.value, mpath));
+        } else if (m.key == "memoryReservation") {
+          AGENT_ASSIGN_OR_RETURN(o.memory_reservation, size_value(m.value, mpath));
+        } else if (m.key == "kernelMemory") {
+          AGENT_ASSIGN_OR_RETURN(o.kernel_memory, size_value(m.value, mpath));
+        } else if (m.key == "memorySwappiness") {
+          AGENT_ASSIGN_OR_RETURN(o.memory_swappiness, size_value(m.value, mpath));
+        } else if (m.key == "oomKillDisable") {
+          AGENT_ASSIGN_OR_RETURN(bool b, agent::json::as_bool(m.value, mpath));
+          o.oom_kill_disable = b;
+        } else {
+          return invalid(mpath, "unknown property (memory, memorySwap, memorySwappiness, "
+                                "memoryReservation, kernelMemory, oomKillDisable)");
+        }
+      }
+    } else if (key == "shmSize") {
+      AGENT_ASSIGN_OR_RETURN(o.shm_size, size_value(v, key));
+    } else if (key == "privileged") {
+      AGENT_ASSIGN_OR_RETURN(o.privileged, agent::json::as_bool(v, key));
+    } else if (key == "fileHandlingStrategy") {
+      AGENT_ASSIGN_OR_RETURN(o.file_handling, enum_value<FileHandling>(v, key, {{"VOLUME", FileHandling::kVolume},
+                                                                                {"MOUNT", FileHandling::kMount}}));
+    } else if (key == "delete") {
+      AGENT_ASSIGN_OR_RETURN(o.delete_, agent::json::as_bool(v, key));
+    } else if (key == "wait") {
+      AGENT_ASSIGN_OR_RETURN(o.wait, agent::json::as_bool(v, key));
+    } else if (key == "resume") {
+      AGENT_ASSIGN_OR_RETURN(o.resume, agent::json::as_bool(v, key));
+    } else if (key == "killGracePeriod") {
+      AGENT_ASSIGN_OR_RETURN(std::string text, agent::json::as_string(v, key));
+      auto d = agent::parse_duration(text);
+      if (!d.ok()) return invalid(key, d.error().message());
+      o.kill_grace = *d;
+    } else {
+      return invalid(key, "unknown property of the Docker runner");
+    }
+  }
+  return o;
+}
+
+}  // namespace runners::docker
