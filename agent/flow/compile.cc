@@ -4,6 +4,7 @@
 // commands, a Script task takes no commands, ...) and resolves legacy forms.
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
 
 #include "agent/common/time.h"
 #include "agent/flow/flow.h"
@@ -403,15 +404,10 @@ Result<StringPairs> parse_labels(Element e, const std::string& path) {
 
 // Task ids are unique across the whole flow, nested tasks and errors included.
 Status check_unique_task_ids(const Flow& flow, const std::string& path) {
-  std::vector<std::string_view> seen;
+  std::unordered_set<std::string_view> seen;
   std::string duplicate;
   auto visit = [&](const TaskDef& t) {
-    if (!duplicate.empty()) return;
-    if (std::find(seen.begin(), seen.end(), t.id) != seen.end()) {
-      duplicate = t.id;
-    } else {
-      seen.push_back(t.id);
-    }
+    if (duplicate.empty() && !seen.insert(t.id).second) duplicate = t.id;
   };
   for_each_task(flow.tasks, visit);
   for_each_task(flow.errors, visit);

@@ -1,6 +1,7 @@
 #include "agent/flow/validate.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "agent/common/time.h"
 #include "agent/flow/did_you_mean.h"
@@ -307,13 +308,10 @@ class Validator {
   }
 
   void check_duplicate_ids() {
-    for (size_t i = 0; i < ids_.size(); i++) {
-      for (size_t j = 0; j < i; j++) {
-        if (ids_[i].first == ids_[j].first) {
-          error(ids_[i].second, "duplicate task id '" + ids_[i].first + "' (first at " + ids_[j].second + ")");
-          break;
-        }
-      }
+    std::unordered_map<std::string_view, std::string_view> first;  // id -> path
+    for (const auto& [id, path] : ids_) {
+      auto [it, added] = first.emplace(id, path);
+      if (!added) error(path, "duplicate task id '" + id + "' (first at " + std::string(it->second) + ")");
     }
   }
 

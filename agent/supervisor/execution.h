@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -102,8 +103,17 @@ struct Execution {
   int pending_attempt = 1;
   int64_t pending_first_ms = 0;            // attempt 1's start, for retries
   bool busy = false;                       // file work in the thread pool
+  bool advancing = false;                  // advance() is on the stack
+  bool advance_again = false;              // a task ended while it was
+  bool ending = false;                     // end_execution was called
   std::unique_ptr<uv::Timer> retry_timer;
   template_::Value inputs;                 // resolved inputs (a map)
+  // {{ outputs.<taskId> }}: the last ended attempt of each task, kept as tasks
+  // end so that starting a task does not re-read every earlier one.
+  std::vector<std::pair<std::string, template_::Value>> outputs_entries;
+  std::unordered_map<std::string, size_t> outputs_index;
+  mutable template_::Value outputs_value;  // a cache, built from the entries when dirty
+  mutable bool outputs_dirty = true;
   context::SecretMasker masker;                   // secrets rendered or given as inputs
 
   ~Execution();

@@ -78,8 +78,25 @@ TaskRun& Supervisor::new_task_run(Execution& exec, const flow::TaskDef& def, int
   return run;
 }
 
+// Tasks that end at once (Log, Return, a failed start) call back into
+// advance(); the walk then loops here instead of recursing, so a flow of
+// thousands of such tasks cannot exhaust the stack.
 void Supervisor::advance(Execution& exec) {
+  if (exec.advancing) {
+    exec.advance_again = true;
+    return;
+  }
+  exec.advancing = true;
+  do {
+    exec.advance_again = false;
+    advance_step(exec);
+  } while (exec.advance_again);
+  exec.advancing = false;
+}
+
+void Supervisor::advance_step(Execution& exec) {
   while (true) {
+    if (exec.ending) return;
     if (exec.busy || exec.pending != nullptr) return;  // something is under way
     if (exec.frames.empty()) {
       end_execution(exec, exec.cancel_requested ? State::kKilled : exec.final_state);
@@ -137,23 +154,23 @@ void Supervisor::run_in_agent(Execution& exec, const flow::TaskDef& def) {
   run.started_ms = now_ms();
   set_state(exec, &run, State::kRunning);
   std::string wd = exec.frames.back().working_dir;
-  template_::Context ctx = template_context(exec, run_variables(exec, run, wd, "", Value()));
+  LazyContext ctx([&] { return template_context(exec, run_variables(exec, run, wd, "", Value())); });
   State result = State::kSuccess;
   if (def.kind == flow::TaskKind::kLog) {
     Level level = level_from_name(def.level);
     for (const auto& m : def.messages) {
-      auto text = template_::render(m, ctx);
+      auto text = render_text(m, ctx, "message");
       if (!text.ok()) {
-        run.error = "rendering message: " + text.error().message();
+        run.error = text.error().message();
         result = State::kFailed;
         break;
       }
       append_line(run, level, *text);
     }
   } else {
-    auto text = template_::render(def.format, ctx);
+    auto text = render_text(def.format, ctx, "format");
     if (!text.ok()) {
-      run.error = "rendering format: " + text.error().message();
+      run.error = text.error().message();
       result = State::kFailed;
     } else {
       std::string json;
@@ -211,28 +228,10 @@ Value Supervisor::run_variables(const Execution& exec, const TaskRun& run,
   Value::Map labels;
   for (const auto& [k, v] : flow.labels) labels.emplace_back(k, Value(v));
 
-  // outputs.<taskId>: the last attempt of each task that ended, in order.
-  Value::Map outputs;
-  for (const auto& r : exec.task_runs) {
-    if (!is_final(r->state) || r.get() == &run) continue;
-    Value::Map o;
-    if (r->def != nullptr && r->def->kind == flow::TaskKind::kScript) {
-      o.emplace_back("vars", pairs_to_json_map(r->vars));
-      if (r->exit_code) o.emplace_back("exitCode", Value(static_cast<int64_t>(*r->exit_code)));
-      o.emplace_back("outputFiles", pairs_to_string_map(r->output_files));
-    } else {
-      for (const auto& [k, v] : r->task_outputs) o.emplace_back(k, json_or_null(v));
-      if (!r->output_files.empty()) o.emplace_back("outputFiles", pairs_to_string_map(r->output_files));
-    }
-    auto it = std::find_if(outputs.begin(), outputs.end(),
-                           [&](const auto& kv) { return kv.first == r->task_id; });
-    if (it != outputs.end()) {
-      it->second = Value(std::move(o));
-    } else {
-      outputs.emplace_back(r->task_id, Value(std::move(o)));
-    }
+  if (exec.outputs_dirty) {
+    exec.outputs_value = Value(Value::Map(exec.outputs_entries));
+    exec.outputs_dirty = false;
   }
-
   std::string parent_id = run.parent_id;
   Value::Map vars{
       {"flow", Value(Value::Map{{"id", Value(flow.id)},
@@ -249,7 +248,7 @@ Value Supervisor::run_variables(const Execution& exec, const TaskRun& run,
                                    {"parentId", parent_id.empty() ? Value() : Value(parent_id)},
                                    {"value", Value()}})},
       {"inputs", exec.inputs.is_null() ? Value(Value::Map{}) : exec.inputs},
-      {"outputs", Value(std::move(outputs))},
+      {"outputs", exec.outputs_value},
       {"vars", flow.variables.is_null() ? Value(Value::Map{}) : flow.variables},
       {"labels", Value(std::move(labels))},
       {"envs", envs_},
@@ -258,6 +257,25 @@ Value Supervisor::run_variables(const Execution& exec, const TaskRun& run,
   if (!output_dir.empty()) vars.emplace_back("outputDir", Value(output_dir));
   if (!output_files.is_null()) vars.emplace_back("outputFiles", output_files);
   return Value(std::move(vars));
+}
+
+void Supervisor::record_outputs(Execution& exec, const TaskRun& r) {
+  Value::Map o;
+  if (r.def != nullptr && r.def->kind == flow::TaskKind::kScript) {
+    o.emplace_back("vars", pairs_to_json_map(r.vars));
+    if (r.exit_code) o.emplace_back("exitCode", Value(static_cast<int64_t>(*r.exit_code)));
+    o.emplace_back("outputFiles", pairs_to_string_map(r.output_files));
+  } else {
+    for (const auto& [k, v] : r.task_outputs) o.emplace_back(k, json_or_null(v));
+    if (!r.output_files.empty()) o.emplace_back("outputFiles", pairs_to_string_map(r.output_files));
+  }
+  auto [it, added] = exec.outputs_index.emplace(r.task_id, exec.outputs_entries.size());
+  if (added) {
+    exec.outputs_entries.emplace_back(r.task_id, Value(std::move(o)));
+  } else {
+    exec.outputs_entries[it->second].second = Value(std::move(o));
+  }
+  exec.outputs_dirty = true;
 }
 
 template_::Context Supervisor::template_context(Execution& exec, Value vars) {
@@ -296,7 +314,7 @@ void Supervisor::start_working_directory(Execution& exec, const flow::TaskDef& d
   std::string wd = live.working_dir;
 
   // inputFiles and namespaceFiles of the WorkingDirectory itself, rendered now.
-  template_::Context ctx = template_context(exec, run_variables(exec, run, wd, "", Value()));
+  LazyContext ctx([&] { return template_context(exec, run_variables(exec, run, wd, "", Value())); });
   auto prepared = std::make_shared<PreparedTask>();
   prepared->working_dir = wd;
   prepared->create_dir = true;

@@ -310,6 +310,8 @@ void Supervisor::on_log_committed(const logstream::ChunkPtr& chunk) {
 // ---- ending ----
 
 void Supervisor::end_execution(Execution& exec, State state) {
+  if (exec.ending) return;
+  exec.ending = true;
   uv::close(exec.retry_timer);
   exec.frames.clear();
   exec.pending = nullptr;

@@ -87,11 +87,13 @@ class Supervisor final : public runner::TaskObserver {
   // flow_walk.cc: walking the task lists, tasks that run inside the agent,
   // results, retries.
   void advance(Execution& exec);
+  void advance_step(Execution& exec);
   TaskRun& new_task_run(Execution& exec, const flow::TaskDef& def, int attempt);
   void run_in_agent(Execution& exec, const flow::TaskDef& def);
   void start_working_directory(Execution& exec, const flow::TaskDef& def);
   void end_frame(Execution& exec);
   void apply_result(Execution& exec, const flow::TaskDef& def, State state);
+  void record_outputs(Execution& exec, const TaskRun& run);
   bool maybe_retry(Execution& exec, TaskRun& run);
   void unwind(Execution& exec, State state);
   template_::Value run_variables(const Execution& exec, const TaskRun& run,

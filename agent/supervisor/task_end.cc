@@ -138,6 +138,7 @@ void Supervisor::end_task_run(TaskRun& run) {
   if (slot) running_--;
   if (!dir.empty()) remove_working_dir(std::move(dir));
   run.state = state;
+  record_outputs(exec, run);
   bool retrying = maybe_retry(exec, run);
   set_state(exec, &run, state);
   if (!retrying) {

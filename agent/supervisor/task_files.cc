@@ -15,16 +15,12 @@ namespace agent {
 
 namespace {
 
-Result<std::string> render(std::string_view text, const template_::Context& ctx,
-                           std::string_view what) {
-  if (!template_::has_template(text)) return std::string(text);
-  auto out = template_::render(text, ctx);
-  if (!out.ok()) return std::move(out).error().context("rendering " + std::string(what));
-  return out;
+Result<std::string> render(std::string_view text, LazyContext& ctx, std::string_view what) {
+  return render_text(text, ctx, what);
 }
 
 Result<std::vector<std::string>> render_list(const std::vector<std::string>& in,
-                                             const template_::Context& ctx, std::string_view what) {
+                                             LazyContext& ctx, std::string_view what) {
   std::vector<std::string> out;
   out.reserve(in.size());
   for (const auto& s : in) {
@@ -44,7 +40,14 @@ files::NamespaceFilesSpec::IfExists if_exists(std::string_view s) {
 
 }  // namespace
 
-Status render_files(const flow::TaskDef& def, const template_::Context& ctx,
+Result<std::string> render_text(std::string_view text, LazyContext& ctx, std::string_view what) {
+  if (!template_::has_template(text)) return std::string(text);
+  auto out = template_::render(text, ctx.get());
+  if (!out.ok()) return std::move(out).error().context("rendering " + std::string(what));
+  return out;
+}
+
+Status render_files(const flow::TaskDef& def, LazyContext& ctx,
                     const std::string& flow_namespace, PreparedTask& out) {
   out.namespace_ = flow_namespace;
   for (const auto& [name, value] : def.input_files) {

@@ -5,6 +5,7 @@
 // task, storing its output files. Supervisor-private.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,6 +19,24 @@
 #include "agent/template/template.h"
 
 namespace agent {
+
+// The template context of a task, built on first use: most properties hold no
+// template, and building it reads every earlier task's outputs.
+class LazyContext {
+ public:
+  explicit LazyContext(std::function<template_::Context()> make) : make_(std::move(make)) {}
+  const template_::Context& get() {
+    if (!ctx_) ctx_ = make_();
+    return *ctx_;
+  }
+
+ private:
+  std::function<template_::Context()> make_;
+  std::optional<template_::Context> ctx_;
+};
+
+// `text` rendered when it holds a template, else as it is.
+Result<std::string> render_text(std::string_view text, LazyContext& ctx, std::string_view what);
 
 struct PreparedTask {
   // Filled on the loop.
@@ -39,7 +58,7 @@ struct PreparedTask {
 };
 
 // Renders the task's inputFiles (map or JSON string) and namespaceFiles. Loop thread.
-Status render_files(const flow::TaskDef& def, const template_::Context& ctx,
+Status render_files(const flow::TaskDef& def, LazyContext& ctx,
                     const std::string& flow_namespace, PreparedTask& out);
 // Blocking: runs on the thread pool.
 Status prepare_files(PreparedTask& task);

@@ -43,15 +43,13 @@ void prepend_path_env(std::vector<std::string>& env, std::string_view name, cons
   env.push_back(prefix + dir);
 }
 
-Status render_in_place(std::string& s, const template_::Context& ctx, std::string_view what) {
+Status render_in_place(std::string& s, LazyContext& ctx, std::string_view what) {
   if (!template_::has_template(s)) return {};
-  auto out = template_::render(s, ctx);
-  if (!out.ok()) return std::move(out).error().context("rendering " + std::string(what));
-  s = std::move(out).value();
+  AGENT_ASSIGN_OR_RETURN(s, render_text(s, ctx, what));
   return {};
 }
 
-Status render_list_in_place(std::vector<std::string>& list, const template_::Context& ctx,
+Status render_list_in_place(std::vector<std::string>& list, LazyContext& ctx,
                             std::string_view what) {
   for (auto& s : list) AGENT_TRY(render_in_place(s, ctx, what));
   return {};
@@ -143,9 +141,10 @@ void Supervisor::start_runner_task(Execution& exec) {
   // Render every dynamic property with the run's variables.
   flow::TaskDef r = def;
   Value output_files = literal_output_files(def.output_files, live.working_dir);
-  template_::Context ctx =
-      template_context(exec, run_variables(exec, run, live.working_dir, live.output_dir,
-                                           output_files));
+  LazyContext ctx([&] {
+    return template_context(exec, run_variables(exec, run, live.working_dir, live.output_dir,
+                                                output_files));
+  });
   auto prepared = std::make_shared<PreparedTask>();
   prepared->working_dir = live.working_dir;
   prepared->create_dir = !live.shared_dir;

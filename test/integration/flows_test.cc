@@ -122,6 +122,22 @@ tasks:
   EXPECT_EQ(o.str("/result/taskRuns/2/outputs/value"), "world!");
 }
 
+// Tasks that end at once (Return, Log) loop in the walk instead of recursing,
+// and each sees every earlier output: thousands of them must neither exhaust
+// the agent's stack nor grow quadratically slow (no timing asserted here).
+TEST_F(Flows, AFlowOfThousandsOfInAgentTasks) {
+  std::string yaml = "id: many\nnamespace: dev\ntasks:\n";
+  for (int i = 0; i < 5000; i++) {
+    yaml += "  - id: r" + std::to_string(i) + "\n    type: io.kestra.plugin.core.debug.Return\n";
+    yaml += i == 0 ? "    format: \"0\"\n"
+                   : "    format: \"{{ outputs.r" + std::to_string(i - 1) + ".value | number + 1 }}\"\n";
+  }
+  std::string id;
+  EXPECT_EQ(run(yaml, &id), "SUCCESS");
+  auto o = outputs(id);
+  EXPECT_EQ(o.str("/result/taskRuns/4999/outputs/value"), "4999");
+}
+
 TEST_F(Flows, AnUndefinedVariableFailsTheTaskNamingIt) {
   std::string id;
   EXPECT_EQ(run(R"Y(
