@@ -1,7 +1,6 @@
 // `run` and `logs`: submitting, and streaming an execution's logs to its end.
 #include <optional>
 
-#include "agent/common/fs.h"
 #include "agent/cli/client.h"
 #include "agent/cli/commands.h"
 #include "agent/cli/document.h"
@@ -9,6 +8,7 @@
 #include "agent/cli/format.h"
 #include "agent/cli/interrupt.h"
 #include "agent/cli/request.h"
+#include "agent/common/fs.h"
 #include "agent/common/time.h"
 
 namespace agent::cli {

@@ -1,11 +1,9 @@
 #include "agent/cli/request.h"
 
 #include <algorithm>
-
-#include "agent/common/base64.h"
-
 #include <cctype>
 
+#include "agent/common/base64.h"
 #include "agent/json/writer.h"
 
 namespace agent::cli {

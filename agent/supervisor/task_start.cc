@@ -220,7 +220,6 @@ void Supervisor::start_runner_task(Execution& exec) {
           finish_task_run(run);
           return;
         }
-        prepared->argv.shrink_to_fit();
         l.timeout_ms = timeout ? timeout->count() : 0;
         l.extra_env = std::move(env);
         launch(exec, run, std::move(prepared));
