@@ -97,6 +97,32 @@ Status apply(json::Object root, AgentConfig& c) {
       AGENT_ASSIGN_OR_RETURN(c.env_vars_prefix, json::as_string(v, key));
     } else if (key == "secretsFile") {
       AGENT_ASSIGN_OR_RETURN(c.secrets_file, json::as_string(v, key));
+    } else if (key == "docker") {
+      AGENT_ASSIGN_OR_RETURN(json::Object d, json::as_object(v, key));
+      for (auto df : d) {
+        std::string path = "docker." + std::string(df.key);
+        if (df.key == "host") {
+          AGENT_ASSIGN_OR_RETURN(c.docker.host, json::as_string(df.value, path));
+          if (!c.docker.host.starts_with("unix://") && !c.docker.host.starts_with("/")) {
+            return Error(Errc::kInvalidArgument,
+                         "expected a Unix socket (unix:///var/run/docker.sock or a path)", path);
+          }
+        } else if (df.key == "volumesEnabled") {
+          AGENT_ASSIGN_OR_RETURN(c.docker.volumes_enabled, json::as_bool(df.value, path));
+        } else if (df.key == "pullAttempts") {
+          AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(df.value, path, 1, 100));
+          c.docker.pull_attempts = static_cast<int>(n);
+        } else if (df.key == "pullBackoff") {
+          AGENT_ASSIGN_OR_RETURN(c.docker.pull_backoff, duration_value(df.value, path));
+        } else if (df.key == "maxArchiveBytes") {
+          AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(df.value, path, 1 << 20, int64_t{1} << 40));
+          c.docker.max_archive_bytes = static_cast<size_t>(n);
+        } else {
+          return Error(Errc::kInvalidArgument,
+                       "unknown option (host, volumesEnabled, pullAttempts, pullBackoff, maxArchiveBytes)",
+                       path);
+        }
+      }
     } else if (key == "process") {
       AGENT_ASSIGN_OR_RETURN(json::Object p, json::as_object(v, key));
       for (auto pf : p) {

@@ -13,6 +13,15 @@
 
 namespace agent {
 
+// The Docker runner's agent-level options (Kestra's plugin configuration).
+struct DockerConfig {
+  std::string host;                // engine socket; empty: /var/run/docker.sock
+  bool volumes_enabled = false;    // allow the runner's `volumes` (Kestra's volume-enabled)
+  int pull_attempts = 5;           // a failed pull is tried this many times in all
+  std::chrono::milliseconds pull_backoff{5000};  // first wait, doubled up to 120 s
+  size_t max_archive_bytes = size_t{1} << 30;    // working directory tar, each way
+};
+
 struct AgentConfig {
   std::string socket_path;          // socket; default: paths.h
   int socket_mode = 0660;
@@ -28,6 +37,7 @@ struct AgentConfig {
   int zstd_level = 1;
   std::string default_runner = "io.kestra.plugin.scripts.runner.docker.Docker";
   bool process_cgroups = true;     // a cgroup per Process task where the host allows it
+  DockerConfig docker;
   // The `kestra` modules put on PYTHONPATH / NODE_PATH of Python and Node tasks.
   std::string script_lib_dir = RUNNERD_SCRIPT_LIB_DIR;
   // Global plugin defaults, applied to every flow after its own (Kestra's

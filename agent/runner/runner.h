@@ -38,6 +38,11 @@ struct TaskSpec {
   std::vector<std::string> env;  // "NAME=value", complete
   std::string working_dir;       // exists, empty but for input files
   std::string runner_json;       // the task's taskRunner object (may be empty)
+  // For container runners: the task's rendered containerImage, and the
+  // environment the task itself defines (language, `env`, WORKING_DIR,
+  // OUTPUT_DIR), without the agent's own variables that `env` above holds.
+  std::string container_image;
+  std::vector<std::string> task_env;
 };
 
 class RunnerTask;
@@ -48,6 +53,11 @@ class TaskObserver {
  public:
   virtual ~TaskObserver() = default;
   virtual void on_output(RunnerTask& task, OutputStream stream, std::string_view bytes) = 0;
+  // A line about the runner's own work (pulling an image, a member skipped
+  // when copying files back), logged with the task's output.
+  virtual void on_note(RunnerTask& task, bool warning, std::string_view text) {
+    (void)task, (void)warning, (void)text;
+  }
   // Exactly once per started task, after the last on_output.
   virtual void on_finished(RunnerTask& task, Result<ExitStatus> outcome) = 0;
 };

@@ -41,6 +41,7 @@ struct LiveTask {
   std::optional<State> result;  // decided without a runner (Log, Return, WorkingDirectory)
   int64_t timeout_ms = 0;       // 0: none
   std::vector<std::string> extra_env;  // the language's or Clone's own, then the task's env (rendered)
+  std::string container_image;         // rendered containerImage (container runners)
   std::string timeout_text;  // as written, for the error message
   KillReason kill_reason = KillReason::kNone;
   bool runner_finished = false;

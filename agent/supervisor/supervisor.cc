@@ -209,6 +209,11 @@ void Supervisor::on_output(runner::RunnerTask& task, runner::OutputStream stream
   if (live.chunk && live.chunk->data.size() >= kChunkBytes) flush_chunk(run);
 }
 
+void Supervisor::on_note(runner::RunnerTask& task, bool warning, std::string_view text) {
+  TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
+  append_line(run, warning ? Level::kWarn : Level::kInfo, std::string(text));
+}
+
 void Supervisor::handle_line(TaskRun& run, runner::OutputStream stream, std::string_view line) {
   LiveTask& live = *run.live;
   std::string_view bare = line;

@@ -78,6 +78,7 @@ class Supervisor final : public runner::TaskObserver {
   // runner::TaskObserver
   void on_output(runner::RunnerTask& task, runner::OutputStream stream,
                  std::string_view bytes) override;
+  void on_note(runner::RunnerTask& task, bool warning, std::string_view text) override;
   void on_finished(runner::RunnerTask& task, Result<runner::ExitStatus> outcome) override;
 
  private:

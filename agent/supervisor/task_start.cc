@@ -157,6 +157,7 @@ void Supervisor::start_runner_task(Execution& exec) {
     if (r.interpreter) AGENT_TRY(render_list_in_place(*r.interpreter, ctx, "interpreter"));
     for (auto& [name, value] : r.env) AGENT_TRY(render_in_place(value, ctx, "env." + name));
     AGENT_TRY(render_list_in_place(r.output_files, ctx, "outputFiles"));
+    AGENT_TRY(render_in_place(r.container_image, ctx, "containerImage"));
     AGENT_TRY(render_in_place(r.url, ctx, "url"));
     AGENT_TRY(render_in_place(r.branch, ctx, "branch"));
     AGENT_TRY(render_in_place(r.directory, ctx, "directory"));
@@ -198,6 +199,7 @@ void Supervisor::start_runner_task(Execution& exec) {
   }
   for (const auto& [k, v] : r.env) env.push_back(k + "=" + v);  // rendered, after the language's
   auto timeout = r.timeout;
+  live.container_image = std::move(r.container_image);
 
   exec.busy = true;
   pending_fs_++;
@@ -252,6 +254,10 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   if (!live.output_dir.empty()) set_env(spec.env, "OUTPUT_DIR", live.output_dir);
   spec.working_dir = live.working_dir;
   spec.runner_json = def.runner_json;
+  spec.container_image = live.container_image;
+  spec.task_env = live.extra_env;
+  spec.task_env.push_back("WORKING_DIR=" + live.working_dir);
+  if (!live.output_dir.empty()) spec.task_env.push_back("OUTPUT_DIR=" + live.output_dir);
 
   auto started = live.runner->start(spec, *this);
   if (!started.ok()) {

@@ -75,9 +75,10 @@ TEST_F(Protocol, FlowErrorsNameThePropertyPath) {
   EXPECT_EQ(e.str("/error/path"), "flow.tasks[0].taskRunner.cpu");
   e = error_for(R"({"id":3,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"],"taskRunner":{"type":"no.such.Runner"}}]}})");
   EXPECT_EQ(e.str("/error/path"), "flow.tasks[0].taskRunner.type");
-  e = error_for(R"({"id":4,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"]}]}})");
-  EXPECT_EQ(e.str("/error/path"), "flow.tasks[0]");
-  EXPECT_NE(e.str("/error/message").find("default runner"), std::string::npos);
+  // A bad size in the Docker runner's properties is refused at submission.
+  e = error_for(R"({"id":4,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"],"taskRunner":{"type":"io.kestra.plugin.scripts.runner.docker.Docker","memory":{"memory":"12XB"}}}]}})");
+  EXPECT_EQ(e.str("/error/path"), "flow.tasks[0].taskRunner.memory.memory");
+  EXPECT_NE(e.str("/error/message").find("12XB"), std::string::npos);
   e = error_for(R"({"id":5,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"],"workerGroup":{"key":"gpu"}}]}})");
   EXPECT_EQ(e.str("/error/path"), "flow.tasks[0].workerGroup");
   EXPECT_NE(e.str("/error/message").find("not supported by runnerd yet"), std::string::npos);

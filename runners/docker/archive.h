@@ -1,0 +1,34 @@
+// The working directory shipped into and out of a container as a tar archive
+// (fileHandlingStrategy VOLUME), through the engine's archive endpoints.
+// libarchive does the format (POSIX pax: long names, large sizes, modes kept).
+// Blocking file I/O: call these on the thread pool, never on the loop.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "agent/common/result.h"
+
+namespace runners::docker {
+
+// Every entry under `dir` (and `dir` itself), named by its absolute path
+// without the leading '/' ("var/lib/runnerd/work/X/main.py"), so that the
+// archive put at "/" recreates the same absolute paths in the container.
+// Regular files, directories and symbolic links (as links); modes, owners and
+// times as on disk. Fails past `max_bytes` of archive.
+agent::Result<std::string> pack_directory(const std::string& dir, size_t max_bytes);
+
+struct UnpackReport {
+  size_t files = 0;
+  std::vector<std::string> skipped;  // one line per entry not written, and why
+};
+
+// Writes the members of `tar` into `dir`, without the first path element
+// (the engine names the copied directory by its base name). Nothing is
+// written outside `dir`: absolute names, `..` components, members reached
+// through a symbolic link, and hard links are skipped, as are device nodes and
+// FIFOs. Permission bits above 0777 are dropped; owners are the agent's.
+agent::Result<UnpackReport> unpack_into(const std::string& tar, const std::string& dir);
+
+}  // namespace runners::docker

@@ -1,0 +1,585 @@
+#include "runners/docker/docker_runner.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <optional>
+#include <unordered_map>
+
+#include <simdjson.h>
+
+#include "agent/config/config.h"
+#include "agent/http/client.h"
+#include "agent/json/writer.h"
+#include "agent/uv/timer.h"
+#include "agent/uv/work.h"
+#include "runners/docker/archive.h"
+#include "runners/docker/container_spec.h"
+#include "runners/docker/engine.h"
+#include "runners/docker/image_ref.h"
+#include "runners/docker/labels.h"
+#include "runners/docker/log_demux.h"
+#include "runners/docker/options.h"
+
+namespace runners::docker {
+
+namespace {
+
+using agent::Errc;
+using agent::Error;
+using agent::Result;
+using agent::Status;
+using agent::http::Response;
+using agent::runner::ExitStatus;
+using agent::runner::KillMode;
+using agent::runner::TaskObserver;
+using agent::runner::TaskSpec;
+
+constexpr const char* kDefaultSocket = "/var/run/docker.sock";
+constexpr std::chrono::milliseconds kCallTimeout{120'000};
+constexpr std::chrono::milliseconds kMaxPullBackoff{120'000};
+
+class DockerRunner;
+
+// One task attempt's container. Every engine call and pool job it starts
+// holds `busy_`; the task is freed once it is released and nothing is busy.
+// Loop thread only.
+class DockerTask final : public agent::runner::RunnerTask {
+ public:
+  DockerTask(DockerRunner& runner, TaskObserver& observer, Options options, std::string socket);
+
+  std::string external_id() const override {
+    return id_.empty() ? std::string("container (not created yet)") : "container " + id_.substr(0, 12);
+  }
+
+  void begin();
+  void kill(KillMode mode);
+  void set_paused(bool paused);
+  void release();
+
+  // Filled by the runner before begin().
+  std::string image;
+  std::string create_body;
+  std::string working_dir;
+  std::vector<std::pair<std::string, std::string>> labels;
+
+ private:
+  using Next = std::function<void(Result<Response>)>;
+  void call(std::string method, std::string path, std::string body, Next next,
+            agent::http::Headers headers = {}, std::chrono::milliseconds timeout = kCallTimeout);
+  void done_one();
+  bool stopping() const { return kill_requested_ || !error_.ok(); }
+
+  void find_existing();
+  void ensure_image();
+  void pull();
+  void create();
+  void copy_in();
+  void start();
+  void attach();
+  void maybe_exited();
+  void copy_out();
+  void cleanup();
+  void finish();
+  void fail(Error e);
+  void send_kill();
+
+  DockerRunner& runner_;
+  TaskObserver& observer_;
+  Options options_;
+  Engine engine_;
+  std::string id_;
+  LogDemux demux_;
+  int busy_ = 0;
+  bool released_ = false;
+  bool finished_ = false;
+  bool started_ = false;       // the container runs or ran
+  bool kill_requested_ = false;
+  KillMode kill_mode_ = KillMode::kGraceful;
+  bool logs_done_ = false;
+  std::optional<int> exit_code_;
+  Status error_;
+  agent::http::RequestId current_ = 0;  // the call a kill may cancel (pull)
+  agent::http::RequestId logs_ = 0;
+  int pull_attempt_ = 0;
+  std::unique_ptr<agent::uv::Timer> timer_;
+  std::string archive_;  // the working directory copied back
+};
+
+class DockerRunner final : public agent::runner::Runner {
+ public:
+  DockerRunner(uv_loop_t* loop, const agent::AgentConfig& config,
+               std::unique_ptr<agent::http::HttpClient> http)
+      : loop_(loop), config_(config), http_(std::move(http)) {}
+
+  Status validate(std::string_view runner_json) const override {
+    auto o = parse_options(runner_json);
+    if (!o.ok()) return std::move(o).error();
+    return {};
+  }
+
+  Result<std::unique_ptr<agent::runner::RunnerTask>> start(const TaskSpec& spec,
+                                                           TaskObserver& observer) override {
+    AGENT_ASSIGN_OR_RETURN(Options o, parse_options(spec.runner_json));
+    std::string host = !o.host.empty() ? o.host : config_.docker.host;
+    std::string socket = host.empty() ? std::string(kDefaultSocket) : socket_path_of(host);
+    ContainerRequest req;
+    req.image = !o.image.empty() ? o.image : spec.container_image;
+    req.argv = spec.argv;
+    req.env = spec.task_env;
+    req.working_dir = spec.working_dir;
+    req.labels = kestra_labels(spec, "kestra.io/");
+    AGENT_ASSIGN_OR_RETURN(std::string body, create_body(req, o, config_.docker.volumes_enabled));
+    AGENT_TRY(parse_image(req.image));
+    auto task = std::make_unique<DockerTask>(*this, observer, std::move(o), std::move(socket));
+    task->image = req.image;
+    task->create_body = std::move(body);
+    task->working_dir = spec.working_dir;
+    task->labels = std::move(req.labels);
+    task->begin();
+    return std::unique_ptr<agent::runner::RunnerTask>(std::move(task));
+  }
+
+  void kill(agent::runner::RunnerTask& task, KillMode mode) override {
+    static_cast<DockerTask&>(task).kill(mode);
+  }
+  void set_output_paused(agent::runner::RunnerTask& task, bool paused) override {
+    static_cast<DockerTask&>(task).set_paused(paused);
+  }
+  void release(std::unique_ptr<agent::runner::RunnerTask> task) override {
+    auto* t = static_cast<DockerTask*>(task.release());
+    t->release();
+  }
+  void close() override {
+    http_->close([] {});
+  }
+  std::vector<std::pair<std::string, int64_t>> counters() const override {
+    return {{"docker_containers_created", created},
+            {"docker_pulls", pulls},
+            {"docker_engine_errors", engine_errors}};
+  }
+
+  uv_loop_t* loop() const { return loop_; }
+  const agent::AgentConfig& config() const { return config_; }
+  agent::http::HttpClient& http() { return *http_; }
+
+  int64_t created = 0, pulls = 0, engine_errors = 0;
+
+ private:
+  uv_loop_t* loop_;
+  const agent::AgentConfig& config_;
+  std::unique_ptr<agent::http::HttpClient> http_;
+};
+
+DockerTask::DockerTask(DockerRunner& runner, TaskObserver& observer, Options options, std::string socket)
+    : runner_(runner),
+      observer_(observer),
+      options_(std::move(options)),
+      engine_(runner.http(), std::move(socket)),
+      demux_([this](agent::runner::OutputStream s, std::string_view bytes) {
+        observer_.on_output(*this, s, bytes);
+      }) {}
+
+void DockerTask::call(std::string method, std::string path, std::string body, Next next,
+                      agent::http::Headers headers, std::chrono::milliseconds timeout) {
+  busy_++;
+  current_ = engine_.call(
+      std::move(method), std::move(path), std::move(body),
+      [this, next = std::move(next)](Result<Response> r) {
+        current_ = 0;
+        next(std::move(r));
+        done_one();
+      },
+      std::move(headers), timeout);
+}
+
+// The last piece of work of a released task frees it.
+void DockerTask::done_one() {
+  busy_--;
+  if (released_ && busy_ == 0 && timer_ == nullptr) delete this;
+}
+
+void DockerTask::release() {
+  released_ = true;
+  if (busy_ == 0 && timer_ == nullptr) delete this;
+}
+
+void DockerTask::fail(Error e) {
+  if (e.code() != Errc::kCancelled) runner_.engine_errors++;
+  if (error_.ok() && !(kill_requested_ && e.code() == Errc::kCancelled)) error_ = std::move(e);
+  cleanup();
+}
+
+// The first step runs from the loop, never inside Runner::start().
+void DockerTask::begin() {
+  timer_ = agent::uv::Timer::create(runner_.loop());
+  timer_->start(0, 0, [this] {
+    agent::uv::close(timer_);
+    if (released_ && busy_ == 0) {
+      delete this;
+      return;
+    }
+    if (stopping()) return cleanup();
+    if (options_.resume) return find_existing();
+    ensure_image();
+  });
+}
+
+// Kestra's resume: a container that carries all six labels of this attempt
+// (left by an agent that stopped while it ran) is followed instead of a new one.
+void DockerTask::find_existing() {
+  std::string filters;
+  agent::json::Writer w(filters);
+  w.begin_object().key("label").begin_array();
+  for (const auto& [k, v] : labels) w.string(k + "=" + v);
+  w.end_array().end_object();
+  call("GET", "/containers/json?all=1&filters=" + query_escape(filters), "", [this](Result<Response> r) {
+    auto ok = engine_.check(std::move(r), "list containers", {200});
+    if (!ok.ok()) return fail(std::move(ok).error());
+    if (stopping()) return cleanup();
+    simdjson::dom::parser parser;
+    simdjson::dom::array list;
+    std::string_view id, state;
+    if (parser.parse(ok->body).get_array().get(list) == simdjson::SUCCESS && list.size() > 0 &&
+        list.at(0)["Id"].get_string().get(id) == simdjson::SUCCESS) {
+      id_ = std::string(id);
+      if (list.at(0)["State"].get_string().get(state) != simdjson::SUCCESS) state = "unknown";
+      observer_.on_note(*this, false,
+                        "resuming container " + id_.substr(0, 12) + " (" + std::string(state) +
+                            ") that carries this task run's labels");
+      if (state == "created" || state == "configured") return start();
+      started_ = true;
+      return attach();
+    }
+    ensure_image();
+  });
+}
+
+void DockerTask::ensure_image() {
+  if (options_.pull_policy == PullPolicy::kNever) return create();
+  if (options_.pull_policy == PullPolicy::kAlways) return pull();
+  call("GET", "/images/" + image + "/json", "", [this](Result<Response> r) {
+    if (stopping()) return cleanup();
+    if (r.ok() && r->status == 404) return pull();
+    auto ok = engine_.check(std::move(r), "inspect image " + image, {200});
+    if (!ok.ok()) return fail(std::move(ok).error());
+    create();
+  });
+}
+
+// A transient pull failure (the engine's 5xx, a dropped connection, a
+// registry that does not answer) is tried again after 5 s, 10 s, ... up to
+// 120 s, pullAttempts times in all (Kestra: 5). "Not found" and "denied" are not.
+void DockerTask::pull() {
+  auto ref = parse_image(image);
+  if (!ref.ok()) return fail(std::move(ref).error());
+  auto auth = registry_auth(*ref, options_.credentials_json, options_.config_json);
+  if (!auth.ok()) return fail(Error(auth.error().code(), "pull " + image + ": " + auth.error().describe()));
+  agent::http::Headers headers;
+  if (!auth->empty()) headers.emplace_back("X-Registry-Auth", *auth);
+  std::string path = "/images/create?fromImage=" + query_escape(ref->repository) + "&tag=" +
+                     query_escape(ref->digest.empty() ? ref->tag : ref->digest);
+  pull_attempt_++;
+  runner_.pulls++;
+  observer_.on_note(*this, false,
+                    "pulling image " + image +
+                        (pull_attempt_ > 1 ? " (attempt " + std::to_string(pull_attempt_) + ")" : std::string()));
+  call(
+      "POST", path, "",
+      [this](Result<Response> r) {
+        if (stopping()) return cleanup();
+        bool transient = !r.ok() ? r.error().code() == Errc::kUnavailable || r.error().code() == Errc::kDeadlineExceeded
+                                 : r->status >= 500;
+        std::string stream_error;
+        if (r.ok() && r->status == 200) {
+          // Progress lines; a failure is a line with "error" even under 200.
+          simdjson::dom::parser parser;
+          simdjson::dom::document_stream docs;
+          if (parser.parse_many(r->body).get(docs) == simdjson::SUCCESS) {
+            for (auto doc : docs) {
+              std::string_view e;
+              if (doc["error"].get_string().get(e) == simdjson::SUCCESS) stream_error = std::string(e);
+            }
+          }
+          if (stream_error.empty()) {
+            observer_.on_note(*this, false, "pulled image " + image);
+            return create();
+          }
+          transient = stream_error.find("not found") == std::string::npos &&
+                      stream_error.find("unauthorized") == std::string::npos &&
+                      stream_error.find("denied") == std::string::npos &&
+                      stream_error.find("manifest unknown") == std::string::npos;
+        }
+        Error e = !stream_error.empty()
+                      ? Error(Errc::kUnavailable, "pull " + image + ": " + stream_error)
+                      : engine_.check(std::move(r), "pull " + image, {200}).error();
+        if (transient && pull_attempt_ < runner_.config().docker.pull_attempts) {
+          auto wait = runner_.config().docker.pull_backoff;
+          for (int i = 1; i < pull_attempt_; i++) wait = std::min(wait * 2, kMaxPullBackoff);
+          observer_.on_note(*this, true,
+                            e.message() + "; trying again in " + std::to_string(wait.count()) + " ms");
+          timer_ = agent::uv::Timer::create(runner_.loop());
+          timer_->start(static_cast<uint64_t>(wait.count()), 0, [this] {
+            agent::uv::close(timer_);
+            if (released_ && busy_ == 0) {
+              delete this;
+              return;
+            }
+            if (stopping()) return cleanup();
+            pull();
+          });
+          return;
+        }
+        fail(Error(e.code(), e.message() + (pull_attempt_ > 1 ? " (after " + std::to_string(pull_attempt_) +
+                                                                    " attempts)"
+                                                              : std::string())));
+      },
+      std::move(headers), std::chrono::milliseconds{0});
+}
+
+void DockerTask::create() {
+  call("POST", "/containers/create", create_body, [this](Result<Response> r) {
+    if (r.ok() && r->status == 404 && options_.pull_policy == PullPolicy::kNever) {
+      return fail(Error(Errc::kNotFound, "image " + image +
+                                             " is not on the container engine and pullPolicy is NEVER: "
+                                             "pull it first (docker pull / podman pull), or set pullPolicy: "
+                                             "IF_NOT_PRESENT"));
+    }
+    auto ok = engine_.check(std::move(r), "create container from " + image, {201, 200});
+    if (!ok.ok()) return fail(std::move(ok).error());
+    simdjson::dom::parser parser;
+    std::string_view id;
+    if (parser.parse(ok->body)["Id"].get_string().get(id) != simdjson::SUCCESS || id.empty()) {
+      return fail(Error(Errc::kInternal, "create container: the engine's answer has no Id"));
+    }
+    id_ = std::string(id);
+    runner_.created++;
+    if (stopping()) return cleanup();
+    if (options_.file_handling == FileHandling::kVolume) return copy_in();
+    start();
+  });
+}
+
+// VOLUME: the working directory, as a tar archive, into the created container
+// at the same absolute path.
+void DockerTask::copy_in() {
+  auto tar = std::make_shared<Result<std::string>>(std::string());
+  busy_++;
+  size_t max = runner_.config().docker.max_archive_bytes;
+  agent::uv::queue_work(
+      runner_.loop(), [tar, dir = working_dir, max] { *tar = pack_directory(dir, max); },
+      [this, tar] {
+        if (!tar->ok()) {
+          fail(Error(tar->error().code(), "copying the working directory into the container: " +
+                                              tar->error().message()));
+        } else if (stopping()) {
+          cleanup();
+        } else {
+          call("PUT", "/containers/" + id_ + "/archive?path=%2F", std::move(**tar),
+               [this](Result<Response> r) {
+                 auto ok = engine_.check(std::move(r), "copy the working directory into the container",
+                                         {200});
+                 if (!ok.ok()) return fail(std::move(ok).error());
+                 if (stopping()) return cleanup();
+                 start();
+               },
+               {{"Content-Type", "application/x-tar"}});
+        }
+        done_one();
+      });
+}
+
+void DockerTask::start() {
+  call("POST", "/containers/" + id_ + "/start", "", [this](Result<Response> r) {
+    auto ok = engine_.check(std::move(r), "start container " + id_.substr(0, 12), {204, 304});
+    if (!ok.ok()) return fail(std::move(ok).error());
+    started_ = true;
+    if (kill_requested_) send_kill();
+    if (!options_.wait) {
+      // Kestra: wait=false returns at once, exit 0; the container keeps running
+      // and is neither followed nor removed.
+      observer_.on_note(*this, false, "container " + id_.substr(0, 12) + " started; not waiting for it (wait: false)");
+      exit_code_ = 0;
+      finished_ = true;
+      observer_.on_finished(*this, ExitStatus{agent::runner::Exited{0}});
+      return;
+    }
+    attach();
+  });
+}
+
+// The log stream and the wait run side by side; the container is done when
+// both ended, so no line written before the exit is lost.
+void DockerTask::attach() {
+  busy_++;
+  logs_ = engine_.stream(
+      "/containers/" + id_ + "/logs?follow=1&stdout=1&stderr=1",
+      [this](const Response& head) {
+        if (head.status != 200) {
+          error_ = Error(Errc::kInternal, "follow the container's logs: HTTP " + std::to_string(head.status));
+        }
+      },
+      [this](std::string_view chunk) {
+        if (!error_.ok()) return;
+        Status st = demux_.feed(chunk);
+        if (!st.ok()) error_ = Error(Errc::kInternal, "container logs: " + st.error().message());
+      },
+      [this](Status st) {
+        logs_ = 0;
+        logs_done_ = true;
+        if (!st.ok() && st.error().code() != Errc::kCancelled && error_.ok()) {
+          error_ = engine_.transport_error(st.error(), "follow the container's logs");
+        }
+        maybe_exited();
+        done_one();
+      });
+  call(
+      "POST", "/containers/" + id_ + "/wait", "",
+      [this](Result<Response> r) {
+        auto ok = engine_.check(std::move(r), "wait for container " + id_.substr(0, 12), {200});
+        if (!ok.ok()) {
+          if (error_.ok()) error_ = std::move(ok).error();
+          if (logs_ != 0) engine_.cancel(logs_);
+          return maybe_exited();
+        }
+        simdjson::dom::parser parser;
+        int64_t code = 0;
+        if (parser.parse(ok->body)["StatusCode"].get_int64().get(code) != simdjson::SUCCESS) {
+          if (error_.ok()) error_ = Error(Errc::kInternal, "wait for container: no StatusCode in the answer");
+        }
+        exit_code_ = static_cast<int>(code);
+        maybe_exited();
+      },
+      {}, std::chrono::milliseconds{0});
+}
+
+void DockerTask::maybe_exited() {
+  if (!logs_done_ || (!exit_code_ && error_.ok())) return;
+  if (finished_) return;
+  if (exit_code_ && options_.file_handling == FileHandling::kVolume && !kill_requested_) return copy_out();
+  cleanup();
+}
+
+// VOLUME: the container's working directory back into the local one, also
+// after a failure (Kestra downloads it either way), so output files are found.
+void DockerTask::copy_out() {
+  busy_++;
+  auto too_big = std::make_shared<bool>(false);
+  size_t max = runner_.config().docker.max_archive_bytes;
+  current_ = engine_.stream(
+      "/containers/" + id_ + "/archive?path=" + query_escape(working_dir),
+      [this](const Response& head) {
+        if (head.status != 200 && error_.ok()) {
+          observer_.on_note(*this, true,
+                            "copying the working directory back: HTTP " + std::to_string(head.status));
+        }
+      },
+      [this, too_big, max](std::string_view chunk) {
+        if (archive_.size() + chunk.size() > max) {
+          if (!*too_big) engine_.cancel(current_);
+          *too_big = true;
+          return;
+        }
+        archive_.append(chunk);
+      },
+      [this, too_big, max](Status st) {
+        current_ = 0;
+        if (*too_big) {
+          observer_.on_note(*this, true,
+                            "the working directory in the container is larger than docker.maxArchiveBytes (" +
+                                std::to_string(max >> 20) + " MiB): not copied back");
+          archive_.clear();
+        } else if (!st.ok()) {
+          observer_.on_note(*this, true, engine_.transport_error(st.error(), "copy the working directory back").message());
+          archive_.clear();
+        }
+        if (archive_.empty()) {
+          cleanup();
+          done_one();
+          return;
+        }
+        auto report = std::make_shared<Result<UnpackReport>>(UnpackReport{});
+        busy_++;
+        agent::uv::queue_work(
+            runner_.loop(),
+            [this, report, dir = working_dir] { *report = unpack_into(archive_, dir); },
+            [this, report] {
+              archive_.clear();
+              archive_.shrink_to_fit();
+              if (!report->ok()) {
+                observer_.on_note(*this, true, "copying the working directory back: " + report->error().message());
+              } else {
+                for (const auto& s : (*report)->skipped) observer_.on_note(*this, true, "not copied back: " + s);
+              }
+              cleanup();
+              done_one();
+            });
+        done_one();
+      });
+}
+
+// Kestra's finally: kill what may still run, then remove the container (and
+// its anonymous volumes) when `delete` is set. Errors here only warn.
+void DockerTask::cleanup() {
+  if (finished_) return;
+  finished_ = true;
+  if (id_.empty() || !options_.delete_) return finish();
+  call("DELETE", "/containers/" + id_ + "?force=1&v=1", "", [this](Result<Response> r) {
+    auto ok = engine_.check(std::move(r), "remove container " + id_.substr(0, 12), {204, 200, 404});
+    if (!ok.ok()) observer_.on_note(*this, true, ok.error().message());
+    finish();
+  });
+}
+
+void DockerTask::finish() {
+  if (!error_.ok()) {
+    observer_.on_finished(*this, error_.error());
+  } else if (exit_code_) {
+    observer_.on_finished(*this, ExitStatus{agent::runner::Exited{*exit_code_}});
+  } else {
+    observer_.on_finished(*this, ExitStatus{agent::runner::Signaled{SIGKILL}});  // killed before it ran
+  }
+}
+
+void DockerTask::send_kill() {
+  std::string path;
+  if (kill_mode_ == KillMode::kGraceful && options_.kill_grace.count() > 0) {
+    auto secs = (options_.kill_grace.count() + 999) / 1000;
+    path = "/containers/" + id_ + "/stop?t=" + std::to_string(secs);
+  } else {
+    path = "/containers/" + id_ + "/kill";
+  }
+  busy_++;
+  engine_.call("POST", path, "", [this](Result<Response>) { done_one(); });
+}
+
+// Before the container runs, a kill stops the sequence at its next step (a
+// pull in progress is cancelled); after, the engine kills or stops it.
+void DockerTask::kill(KillMode mode) {
+  if (finished_) return;
+  bool again = kill_requested_;
+  kill_requested_ = true;
+  kill_mode_ = mode;
+  if (started_ && !exit_code_) {
+    if (!again || mode == KillMode::kForce) send_kill();
+  } else if (!started_ && current_ != 0) {
+    engine_.cancel(current_);
+  } else if (!started_ && timer_ != nullptr) {
+    agent::uv::close(timer_);  // waiting to start or to pull again
+    cleanup();
+  }
+}
+
+void DockerTask::set_paused(bool paused) {
+  if (logs_ != 0) engine_.pause(logs_, paused);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<agent::runner::Runner>> Factory::create(agent::runner::RunnerContext& ctx) {
+  AGENT_ASSIGN_OR_RETURN(auto http, agent::http::HttpClient::create(ctx.loop));
+  return std::unique_ptr<agent::runner::Runner>(
+      std::make_unique<DockerRunner>(ctx.loop, *ctx.config, std::move(http)));
+}
+
+}  // namespace runners::docker
