@@ -13,6 +13,7 @@
 #include "agent/common/base64.h"
 #include "agent/yaml/yaml_to_json.h"
 #include "test/helpers/agent_harness.h"
+#include "test/helpers/flow_test.h"
 
 namespace {
 
@@ -28,64 +29,9 @@ pluginDefaults:
         type: io.kestra.plugin.core.runner.Process
 )Y";
 
-class Flows : public test::AgentTest {
+class Flows : public test::FlowTest {
  protected:
-  Flows() : AgentTest(kConfig) {}
-
-  static std::string json(const std::string& yaml) {
-    auto j = agent::yaml_to_json(yaml, "test.yaml");
-    EXPECT_TRUE(j.ok()) << (j.ok() ? "" : j.error().describe());
-    return j.ok() ? *j : "null";
-  }
-
-  // Submits a YAML flow (with optional inputs JSON) and waits for the end.
-  std::string run(const std::string& yaml, std::string* exec_id,
-                   const std::string& inputs_json = "") {
-    std::string req = "{\"op\":\"submit\",\"flow\":" + json(yaml) +
-                      (inputs_json.empty() ? "" : ",\"inputs\":" + inputs_json) + "}";
-    auto r = client_->call(req);
-    EXPECT_TRUE(r && r->truth("/ok")) << (r ? r->text : "no answer");
-    if (!r || !r->truth("/ok")) return "";
-    *exec_id = r->str("/result/executionId");
-    return test::wait_final(*client_, *exec_id);
-  }
-
-  // The submit's error, for flows that must be refused.
-  std::string refused(const std::string& yaml, const std::string& inputs_json = "") {
-    std::string req = "{\"op\":\"submit\",\"flow\":" + json(yaml) +
-                      (inputs_json.empty() ? "" : ",\"inputs\":" + inputs_json) + "}";
-    auto r = client_->call(req);
-    EXPECT_TRUE(r && !r->truth("/ok")) << (r ? r->text : "no answer");
-    if (!r) return "";
-    return r->str("/error/path") + ": " + r->str("/error/message");
-  }
-
-  test::Message outputs(const std::string& id) {
-    auto r = client_->call("{\"op\":\"outputs\",\"executionId\":\"" + id + "\"}");
-    EXPECT_TRUE(r);
-    return std::move(*r);
-  }
-
-  test::Message get(const std::string& id) {
-    auto r = client_->call("{\"op\":\"get\",\"executionId\":\"" + id + "\"}");
-    EXPECT_TRUE(r);
-    return std::move(*r);
-  }
-
-  std::string read_file(const std::string& uri) {
-    auto r = client_->call("{\"op\":\"readFile\",\"uri\":" + test::json_quote(uri) + "}");
-    EXPECT_TRUE(r && r->truth("/ok")) << (r ? r->text : "");
-    if (!r || !r->truth("/ok")) return "";
-    auto data = agent::base64_decode(r->str("/result/data"));
-    return data.ok() ? *data : "";
-  }
-
-  static bool contains(const std::vector<std::string>& lines, std::string_view needle) {
-    for (const auto& l : lines) {
-      if (l.find(needle) != std::string::npos) return true;
-    }
-    return false;
-  }
+  Flows() : FlowTest(kConfig) {}
 };
 
 TEST_F(Flows, OutputsOfOneTaskAreTemplatesOfTheNext) {
