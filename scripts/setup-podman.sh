@@ -5,8 +5,17 @@
 #
 #   scripts/setup-podman.sh [DIR]   # default DIR: /tmp/runnerd-podman
 #
-# Prints the socket path on its last line. Groundwork for the Docker runner
-# (issue 4); not yet part of `make test`.
+# Prints the socket path on its last line. `make test` runs it before the
+# tests (scripts/run-tests.sh); `make bench` before the container figures.
+#
+# Images (none can be pulled here), each made from this host's files:
+#   localhost/busybox:latest  busybox-static and its applets; also tagged as
+#                             busybox, ubuntu and centos (Kestra's default
+#                             shell image, and the seeds' images)
+#   localhost/python:3.11     Debian's python3 with requests and the `kestra`
+#                             module; also tagged python:3.13-slim (Kestra's
+#                             default Python image) and
+#                             ghcr.io/kestra-io/pydata:latest (the seeds')
 #
 # What this host needs (found by trying): runtime runc and cgroupfs (no
 # systemd inside the sandbox), an empty default_ulimits (the host refuses to
@@ -18,7 +27,7 @@ sock="$dir/podman.sock"
 mkdir -p "$dir"
 
 need=()
-for p in podman runc busybox-static; do
+for p in podman runc busybox-static python3 python3-requests; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -41,20 +50,80 @@ events_logger = "file"
 EOF
 export CONTAINERS_CONF="$dir/containers.conf"
 
-# localhost/busybox:latest: a root file system of busybox-static and its applets.
-if ! podman image exists localhost/busybox:latest; then
-  rootfs="$dir/busybox-rootfs"
-  rm -rf "$rootfs"
-  mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc"
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+# A root file system with busybox-static and its applets, in "$1".
+busybox_rootfs() {
+  local rootfs=$1
+  mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc" "$rootfs/root"
+  chmod 1777 "$rootfs/tmp"
   cp /bin/busybox "$rootfs/bin/busybox"
   for applet in $("$rootfs/bin/busybox" --list); do
     [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
   done
   echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
-  tar -C "$rootfs" -cf "$dir/busybox.tar" .
-  podman import "$dir/busybox.tar" localhost/busybox:latest >&2
-  rm -rf "$rootfs" "$dir/busybox.tar"
+  echo 'root:x:0:' >"$rootfs/etc/group"
+}
+
+# Copies files (and the shared libraries they need) into a root file system.
+copy_with_libs() {
+  local rootfs=$1
+  shift
+  local f lib
+  for f in "$@"; do
+    mkdir -p "$rootfs$(dirname "$f")"
+    cp -a "$f" "$rootfs$f"
+    for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
+      [ -e "$rootfs$lib" ] && continue
+      mkdir -p "$rootfs$(dirname "$lib")"
+      cp -L "$lib" "$rootfs$lib"
+    done
+  done
+}
+
+import_rootfs() {
+  local rootfs=$1 name=$2
+  tar -C "$rootfs" -cf "$dir/image.tar" .
+  podman import "$dir/image.tar" "$name" >&2
+  rm -rf "$rootfs" "$dir/image.tar"
+}
+
+tag() {  # tag IMAGE NAME...: names that stand in for images that can't be pulled
+  local image=$1 name
+  shift
+  for name in "$@"; do
+    podman image exists "$name" || podman tag "$image" "$name" >&2
+  done
+}
+
+if ! podman image exists localhost/busybox:latest; then
+  rm -rf "$dir/busybox-rootfs"
+  busybox_rootfs "$dir/busybox-rootfs"
+  import_rootfs "$dir/busybox-rootfs" localhost/busybox:latest
 fi
+tag localhost/busybox:latest docker.io/library/busybox:latest docker.io/library/ubuntu:latest \
+  docker.io/library/centos:latest
+
+if ! podman image exists localhost/python:3.11; then
+  rootfs="$dir/python-rootfs"
+  rm -rf "$rootfs"
+  busybox_rootfs "$rootfs"
+  py=/usr/bin/python3.11
+  copy_with_libs "$rootfs" "$py" /usr/lib/python3.11/lib-dynload/*.so
+  ln -sf python3.11 "$rootfs/usr/bin/python3"
+  ln -sf python3.11 "$rootfs/usr/bin/python"
+  mkdir -p "$rootfs/usr/lib/python3.11" "$rootfs/usr/lib/python3/dist-packages"
+  (cd /usr/lib/python3.11 && tar --exclude=test --exclude=__pycache__ --exclude=idlelib \
+     --exclude=tkinter --exclude=lib-dynload -cf - .) | tar -C "$rootfs/usr/lib/python3.11" -xf -
+  cp -a /usr/lib/python3.11/lib-dynload "$rootfs/usr/lib/python3.11/"
+  for pkg in requests urllib3 idna charset_normalizer certifi chardet six.py; do
+    cp -a "/usr/lib/python3/dist-packages/$pkg" "$rootfs/usr/lib/python3/dist-packages/"
+  done
+  cp "$here/scripts/lib/python/kestra.py" "$rootfs/usr/lib/python3/dist-packages/"
+  mkdir -p "$rootfs/etc/ssl/certs"
+  import_rootfs "$rootfs" localhost/python:3.11
+fi
+tag localhost/python:3.11 docker.io/library/python:3.13-slim ghcr.io/kestra-io/pydata:latest
 
 answers() { curl -sf --max-time 2 --unix-socket "$sock" http://d/v1.41/version >/dev/null 2>&1; }
 if ! answers; then

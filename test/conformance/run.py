@@ -60,7 +60,8 @@ class JsonHandler(http.server.BaseHTTPRequestHandler):
 
 
 def start_http_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), JsonHandler)
+    # On every address: containers reach it through the engine's bridge gateway.
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), JsonHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -80,6 +81,56 @@ def make_git_repo(root, files):
                 ["git", "commit", "-q", "-m", "fixture"]):
         subprocess.run(cmd, cwd=repo, env=env, check=True)
     return "file://" + repo
+
+
+# ---- the container engine (podman's Docker-compatible service) ----
+
+def engine_socket():
+    host = os.environ.get("RUNNERD_TEST_DOCKER_HOST") or "/tmp/runnerd-podman/podman.sock"
+    return host[len("unix://"):] if host.startswith("unix://") else host
+
+
+def engine_call(method, path):
+    """(status, parsed JSON body or None) of one Engine API call."""
+    import http.client
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(engine_socket())
+
+    conn = UnixConnection("docker", timeout=60)
+    try:
+        conn.request(method, "/v1.41" + path)
+        r = conn.getresponse()
+        body = r.read()
+        try:
+            return r.status, json.loads(body) if body else None
+        except ValueError:
+            return r.status, None
+    finally:
+        conn.close()
+
+
+def engine_gateway():
+    """The address containers reach this host at (the default network's gateway)."""
+    try:
+        status, net = engine_call("GET", "/networks/podman")
+    except OSError as e:
+        raise Failure(f"no container engine on {engine_socket()} ({e}): run scripts/setup-podman.sh")
+    for cfg in ((net or {}).get("IPAM") or {}).get("Config") or []:
+        if cfg.get("Gateway"):
+            return cfg["Gateway"]
+    raise Failure(f"the engine's default network has no gateway: {net}")
+
+
+def containers_of(exec_id):
+    from urllib.parse import quote
+    filters = quote(json.dumps({"label": [f"kestra.io/execution-id={exec_id}"]}))
+    status, body = engine_call("GET", f"/containers/json?all=1&filters={filters}")
+    if status != 200:
+        raise Failure(f"listing containers: HTTP {status}")
+    return [c["Id"] for c in body]
 
 
 # ---- the agent ----
@@ -213,7 +264,10 @@ def run_case(args, flow, expect, fixtures, tmp):
 
     config = expect.get("agentConfig") or {}
     config = json.loads(json.dumps(config).replace("@HTTP@", fixtures["http"])
+                        .replace("@HOST_HTTP@", fixtures["host_http"]())
                         .replace("@GIT@", fixtures["git"]))
+    # Every case can reach the engine: Docker is the default runner.
+    config.setdefault("docker", {}).setdefault("host", "unix://" + engine_socket())
     agent = Agent(args.runnerd, tmp, config, expect.get("agentEnv"))
     try:
         cmd = [args.runnerctl, "run", "-d", "--json", flow]
@@ -267,6 +321,11 @@ def run_case(args, flow, expect, fixtures, tmp):
         for pattern in expect.get("logsAbsent") or []:
             if text_matches(pattern, joined):
                 raise Failure(f"a log line matches {pattern!r}, which must not appear")
+        left = containers_of(exec_id)
+        for cid in left:
+            engine_call("DELETE", f"/containers/{cid}?force=1&v=1")
+        if len(left) != expect.get("containersLeft", 0):
+            raise Failure(f"{len(left)} containers left, expected {expect.get('containersLeft', 0)}")
         notes.append(f"{expect['state']}, {len(logs)} log lines")
         return "PASS", "; ".join(notes)
     finally:
@@ -284,8 +343,11 @@ def main():
 
     work = tempfile.mkdtemp(prefix="runnerd-conformance.")
     http_server = start_http_server()
+    port = http_server.server_address[1]
     fixtures = {
-        "http": f"http://127.0.0.1:{http_server.server_address[1]}",
+        "http": f"http://127.0.0.1:{port}",
+        # Asked only by cases that need it, so that a missing engine fails those.
+        "host_http": lambda: f"http://{engine_gateway()}:{port}",
     }
     fixtures["git"] = make_git_repo(work, {
         "etl/get_users_from_api.py":
