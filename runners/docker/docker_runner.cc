@@ -65,8 +65,9 @@ class DockerTask final : public agent::runner::RunnerTask {
 
  private:
   using Next = std::function<void(Result<Response>)>;
-  void call(std::string method, std::string path, std::string body, Next next,
-            agent::http::Headers headers = {}, std::chrono::milliseconds timeout = kCallTimeout);
+  agent::http::RequestId call(std::string method, std::string path, std::string body, Next next,
+                              agent::http::Headers headers = {},
+                              std::chrono::milliseconds timeout = kCallTimeout);
   void done_one();
   bool stopping() const { return kill_requested_ || !error_.ok(); }
 
@@ -101,8 +102,9 @@ class DockerTask final : public agent::runner::RunnerTask {
   bool podman_ = false;  // the engine is podman: its followed logs lose lines
   std::optional<int> exit_code_;
   Status error_;
-  agent::http::RequestId current_ = 0;  // the call a kill may cancel (pull)
+  agent::http::RequestId pull_ = 0;  // a pull in progress: a kill cancels it
   agent::http::RequestId logs_ = 0;
+  agent::http::RequestId archive_req_ = 0;
   int pull_attempt_ = 0;
   std::unique_ptr<agent::uv::Timer> timer_;
   std::string archive_;  // the working directory copied back
@@ -182,13 +184,12 @@ DockerTask::DockerTask(DockerRunner& runner, TaskObserver& observer, Options opt
         observer_.on_output(*this, s, bytes);
       }) {}
 
-void DockerTask::call(std::string method, std::string path, std::string body, Next next,
-                      agent::http::Headers headers, std::chrono::milliseconds timeout) {
+agent::http::RequestId DockerTask::call(std::string method, std::string path, std::string body, Next next,
+                                        agent::http::Headers headers, std::chrono::milliseconds timeout) {
   busy_++;
-  current_ = engine_.call(
+  return engine_.call(
       std::move(method), std::move(path), std::move(body),
       [this, next = std::move(next)](Result<Response> r) {
-        current_ = 0;
         next(std::move(r));
         done_one();
       },
@@ -287,9 +288,10 @@ void DockerTask::pull() {
   observer_.on_note(*this, false,
                     "pulling image " + image +
                         (pull_attempt_ > 1 ? " (attempt " + std::to_string(pull_attempt_) + ")" : std::string()));
-  call(
+  pull_ = call(
       "POST", path, "",
       [this](Result<Response> r) {
+        pull_ = 0;
         if (stopping()) return cleanup();
         bool transient = !r.ok() ? r.error().code() == Errc::kUnavailable || r.error().code() == Errc::kDeadlineExceeded
                                  : r->status >= 500;
@@ -479,25 +481,29 @@ void DockerTask::maybe_exited() {
 void DockerTask::copy_out() {
   busy_++;
   auto too_big = std::make_shared<bool>(false);
+  auto answered = std::make_shared<bool>(false);
   size_t max = runner_.config().docker.max_archive_bytes;
-  current_ = engine_.stream(
+  archive_req_ = engine_.stream(
       "/containers/" + id_ + "/archive?path=" + query_escape(working_dir),
-      [this](const Response& head) {
-        if (head.status != 200 && error_.ok()) {
+      [this, answered](const Response& head) {
+        *answered = head.status == 200;
+        if (head.status != 200) {
           observer_.on_note(*this, true,
                             "copying the working directory back: HTTP " + std::to_string(head.status));
         }
       },
-      [this, too_big, max](std::string_view chunk) {
+      [this, too_big, answered, max](std::string_view chunk) {
+        if (!*answered || *too_big) return;
         if (archive_.size() + chunk.size() > max) {
-          if (!*too_big) engine_.cancel(current_);
+          engine_.cancel(archive_req_);
           *too_big = true;
           return;
         }
         archive_.append(chunk);
       },
-      [this, too_big, max](Status st) {
-        current_ = 0;
+      [this, too_big, answered, max](Status st) {
+        archive_req_ = 0;
+        if (!*answered) archive_.clear();
         if (*too_big) {
           observer_.on_note(*this, true,
                             "the working directory in the container is larger than docker.maxArchiveBytes (" +
@@ -576,11 +582,14 @@ void DockerTask::kill(KillMode mode) {
   kill_mode_ = mode;
   if (started_ && !exit_code_) {
     if (!again || mode == KillMode::kForce) send_kill();
-  } else if (!started_ && current_ != 0) {
-    engine_.cancel(current_);
+  } else if (!started_ && pull_ != 0) {
+    engine_.cancel(pull_);
   } else if (!started_ && timer_ != nullptr) {
-    agent::uv::close(timer_);  // waiting to start or to pull again
-    cleanup();
+    // Waiting to begin or to pull again: end from the loop, not from kill().
+    timer_->start(0, 0, [this] {
+      agent::uv::close(timer_);
+      cleanup();
+    });
   }
 }
 

@@ -569,3 +569,35 @@ tasks:
 }
 
 }  // namespace
+
+namespace {
+
+// A cancel while the image is being pulled ends the task at once (the pull is
+// cancelled), KILLED, with no container made.
+TEST_F(Docker, CancelDuringAPullEndsTheTask) {
+  std::string req = "{\"op\":\"submit\",\"flow\":" + json(R"Y(
+id: pulling
+namespace: dev.docker
+tasks:
+  - id: t
+    type: io.kestra.plugin.scripts.shell.Commands
+    containerImage: 127.0.0.1:9/never:1
+    commands: ["true"]
+)Y") + "}";
+  auto r = client_->call(req);
+  ASSERT_TRUE(r && r->truth("/ok")) << (r ? r->text : "");
+  std::string id = r->str("/result/executionId");
+  executions_.push_back(id);
+  bool pulling = false;
+  for (int i = 0; i < 200 && !pulling; i++) {
+    pulling = contains(test::log_lines(*client_, id), "pulling image 127.0.0.1:9/never:1");
+    if (!pulling) usleep(20000);
+  }
+  ASSERT_TRUE(pulling);
+  auto c = client_->call("{\"op\":\"cancel\",\"executionId\":\"" + id + "\"}");
+  ASSERT_TRUE(c && c->truth("/ok"));
+  EXPECT_EQ(test::wait_final(*client_, id, std::chrono::seconds(10)), "KILLED");
+  EXPECT_EQ(containers_of(id), 0u);
+}
+
+}  // namespace
