@@ -43,6 +43,15 @@ la_ssize_t write_cb(struct archive*, void* client, const void* buf, size_t n) {
   return static_cast<la_ssize_t>(n);
 }
 
+std::string size_text(size_t bytes) {
+  return bytes >= (size_t{1} << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes) + " bytes";
+}
+
+Error too_big_error(size_t max) {
+  return Error(Errc::kResourceExhausted, "the working directory is larger than the archive limit of " +
+                                             size_text(max) + " (docker.maxArchiveBytes)");
+}
+
 Error archive_error(struct archive* a, const std::string& what) {
   const char* msg = archive_error_string(a);
   return Error(Errc::kInternal, what + ": " + (msg != nullptr ? msg : "archive error"));
@@ -78,11 +87,7 @@ class Packer {
 
  private:
   agent::Status failure(const std::string& what) {
-    if (sink_.too_big) {
-      return Error(Errc::kResourceExhausted,
-                   "the working directory is larger than the archive limit of " +
-                       std::to_string(sink_.max >> 20) + " MiB (docker.maxArchiveBytes)");
-    }
+    if (sink_.too_big) return too_big_error(sink_.max);
     return archive_error(a_, what);
   }
 
@@ -166,7 +171,11 @@ agent::Result<std::string> pack_directory(const std::string& dir, size_t max_byt
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   Packer packer(a.get(), sink);
   AGENT_TRY(packer.add(root));
-  if (archive_write_close(a.get()) != ARCHIVE_OK) return archive_error(a.get(), "ending the archive");
+  // libarchive writes in blocks: the limit may first trip on the last one.
+  if (archive_write_close(a.get()) != ARCHIVE_OK || sink.too_big) {
+    if (sink.too_big) return too_big_error(max_bytes);
+    return archive_error(a.get(), "ending the archive");
+  }
   return out;
 }
 

@@ -26,9 +26,10 @@ struct UnpackReport {
 
 // Writes the members of `tar` into `dir`, without the first path element
 // (the engine names the copied directory by its base name). Nothing is
-// written outside `dir`: absolute names, `..` components, members reached
-// through a symbolic link, and hard links are skipped, as are device nodes and
-// FIFOs. Permission bits above 0777 are dropped; owners are the agent's.
+// written outside `dir`: members with `..` components and hard links are
+// skipped, as are device nodes and FIFOs; a symbolic link in the way of a
+// later member is replaced by that member, never followed. Permission bits
+// above 0777 are dropped; owners are the agent's.
 agent::Result<UnpackReport> unpack_into(const std::string& tar, const std::string& dir);
 
 }  // namespace runners::docker

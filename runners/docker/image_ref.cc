@@ -63,6 +63,9 @@ agent::Result<ImageRef> parse_image(std::string_view image) {
     ref.tag = std::string(rest.substr(colon + 1));
     rest = rest.substr(0, colon);
   }
+  if (image.ends_with(":") || image.ends_with("@")) {
+    return Error(Errc::kInvalidArgument, "invalid image name '" + std::string(image) + "': empty tag or digest");
+  }
   if (ref.tag.empty() && ref.digest.empty()) ref.tag = "latest";
   size_t first_slash = rest.find('/');
   if (first_slash != std::string_view::npos) {
@@ -86,8 +89,14 @@ std::string registry_key(const ImageRef& ref) {
 agent::Result<std::string> registry_auth(const ImageRef& ref, std::string_view credentials_json,
                                          std::string_view config_json) {
   std::string key = registry_key(ref);
-  std::string username, password, auth, identity_token, registry_token;
-  bool found = false;
+  struct Auth {
+    std::string username, password, auth, identity_token, registry_token;
+    bool any() const {
+      return !username.empty() || !password.empty() || !auth.empty() || !identity_token.empty() ||
+             !registry_token.empty();
+    }
+  };
+  Auth from_config, from_credentials;
 
   simdjson::dom::parser config_parser;
   if (!config_json.empty()) {
@@ -97,12 +106,9 @@ agent::Result<std::string> registry_auth(const ImageRef& ref, std::string_view c
     }
     simdjson::dom::element entry;
     if (find_auth(config, key, entry)) {
-      found = true;
-      username = str(entry, "username");
-      password = str(entry, "password");
-      auth = str(entry, "auth");
-      identity_token = str(entry, "identitytoken");
-      registry_token = str(entry, "registrytoken");
+      from_config = {std::string(str(entry, "username")), std::string(str(entry, "password")),
+                     std::string(str(entry, "auth")), std::string(str(entry, "identitytoken")),
+                     std::string(str(entry, "registrytoken"))};
     }
   }
   simdjson::dom::parser cred_parser;
@@ -113,31 +119,29 @@ agent::Result<std::string> registry_auth(const ImageRef& ref, std::string_view c
     }
     std::string_view reg = str(cred, "registry");
     if (!reg.empty()) key = std::string(reg);
-    auto take = [&](std::string& field, std::string_view name) {
-      std::string_view v = str(cred, name);
-      if (!v.empty()) {
-        field = std::string(v);
-        found = true;
-      }
-    };
-    take(username, "username");
-    take(password, "password");
-    take(auth, "auth");
-    take(identity_token, "identityToken");
-    take(registry_token, "registryToken");
+    from_credentials = {std::string(str(cred, "username")), std::string(str(cred, "password")),
+                        std::string(str(cred, "auth")), std::string(str(cred, "identityToken")),
+                        std::string(str(cred, "registryToken"))};
   }
-  if (!found) return std::string();
-  if (username.empty() && password.empty() && !auth.empty()) {
+  // The runner's credentials replace the config's entry for the registry.
+  bool use_credentials = from_credentials.any();
+  if (!use_credentials && !from_config.any()) return std::string();
+  Auth a = use_credentials ? from_credentials : from_config;
+  const char* auth_path = use_credentials ? "credentials.auth" : "config.auths";
+  if (a.username.empty() && a.password.empty() && !a.auth.empty()) {
     // `auth` is base64("user:password"), as in config.json.
-    auto decoded = agent::base64_decode(auth);
-    if (!decoded.ok()) return Error(Errc::kInvalidArgument, "auth is not base64 of user:password", "credentials.auth");
-    size_t colon = decoded->find(':');
+    auto decoded = agent::base64_decode(a.auth);
+    size_t colon = decoded.ok() ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) {
-      return Error(Errc::kInvalidArgument, "auth is not base64 of user:password", "credentials.auth");
+      return Error(Errc::kInvalidArgument, "auth is not base64 of user:password", auth_path);
     }
-    username = decoded->substr(0, colon);
-    password = decoded->substr(colon + 1);
+    a.username = decoded->substr(0, colon);
+    a.password = decoded->substr(colon + 1);
   }
+  const std::string& username = a.username;
+  const std::string& password = a.password;
+  const std::string& identity_token = a.identity_token;
+  const std::string& registry_token = a.registry_token;
   std::string body;
   agent::json::Writer w(body);
   w.begin_object();
