@@ -43,6 +43,9 @@ struct TaskSpec {
   // OUTPUT_DIR), without the agent's own variables that `env` above holds.
   std::string container_image;
   std::vector<std::string> task_env;
+  // The same attempt started again after the agent restarted: a container
+  // runner looks for the container it may have left (Kestra's `resume`).
+  bool resumed = false;
 };
 
 class RunnerTask;

@@ -62,6 +62,7 @@ class DockerTask final : public agent::runner::RunnerTask {
   std::string create_body;
   std::string working_dir;
   std::vector<std::pair<std::string, std::string>> labels;
+  bool resumed = false;
 
  private:
   using Next = std::function<void(Result<Response>)>;
@@ -140,6 +141,7 @@ class DockerRunner final : public agent::runner::Runner {
     task->create_body = std::move(body);
     task->working_dir = spec.working_dir;
     task->labels = std::move(req.labels);
+    task->resumed = spec.resumed;
     task->begin();
     return std::unique_ptr<agent::runner::RunnerTask>(std::move(task));
   }
@@ -223,7 +225,9 @@ void DockerTask::begin() {
       return;
     }
     if (stopping()) return cleanup();
-    if (options_.resume) return find_existing();
+    // Only a task run started again (after the agent restarted) can have a
+    // container already: a new one carries labels no container has yet.
+    if (options_.resume && resumed) return find_existing();
     ensure_image();
   });
 }
@@ -259,16 +263,11 @@ void DockerTask::find_existing() {
   });
 }
 
+// IF_NOT_PRESENT tries the create first and pulls only when the engine has no
+// such image: one call less than Kestra's inspect-then-create, same outcome.
 void DockerTask::ensure_image() {
-  if (options_.pull_policy == PullPolicy::kNever) return create();
   if (options_.pull_policy == PullPolicy::kAlways) return pull();
-  call("GET", "/images/" + image + "/json", "", [this](Result<Response> r) {
-    if (stopping()) return cleanup();
-    if (r.ok() && r->status == 404) return pull();
-    auto ok = engine_.check(std::move(r), "inspect image " + image, {200});
-    if (!ok.ok()) return fail(std::move(ok).error());
-    create();
-  });
+  create();
 }
 
 // A transient pull failure (the engine's 5xx, a dropped connection, a
@@ -349,6 +348,10 @@ void DockerTask::create() {
                                              " is not on the container engine and pullPolicy is NEVER: "
                                              "pull it first (docker pull / podman pull), or set pullPolicy: "
                                              "IF_NOT_PRESENT"));
+    }
+    if (r.ok() && r->status == 404 && pull_attempt_ == 0) {
+      if (stopping()) return cleanup();
+      return pull();  // no such image
     }
     auto ok = engine_.check(std::move(r), "create container from " + image, {201, 200});
     if (!ok.ok()) return fail(std::move(ok).error());

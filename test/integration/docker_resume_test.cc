@@ -63,6 +63,7 @@ class DockerResume : public test::LoopTest {
     s.task_id = "long";
     s.task_run_id = run_id_;
     s.attempt = 1;
+    s.resumed = true;
     s.argv = {"/bin/sh", "-c", "echo should-not-run"};
     s.working_dir = "/tmp";
     s.container_image = "busybox";
