@@ -125,18 +125,27 @@ if ! podman image exists localhost/python:3.11; then
 fi
 tag localhost/python:3.11 docker.io/library/python:3.13-slim ghcr.io/kestra-io/pydata:latest
 
-answers() { curl -sf --max-time 2 --unix-socket "$sock" http://d/v1.41/version >/dev/null 2>&1; }
-if ! answers; then
+answers() { curl -sf --max-time 10 --unix-socket "$sock" http://d/v1.41/version >/dev/null 2>&1; }
+# One service per socket: a live one (its pid in service.pid) is waited for,
+# never replaced, even when it is slow to answer under load.
+pidfile="$dir/service.pid"
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && [ -S "$sock" ]; then
+  for _ in $(seq 30); do
+    answers && break
+    sleep 1
+  done
+elif ! answers; then
   rm -f "$sock"
   nohup podman system service --time=0 "unix://$sock" >"$dir/service.log" 2>&1 &
+  echo $! >"$pidfile"
   for _ in $(seq 100); do
     answers && break
     sleep 0.1
   done
-  if ! answers; then
-    echo "setup-podman: the service did not answer on $sock; its log:" >&2
-    sed 's/^/  | /' "$dir/service.log" >&2
-    exit 1
-  fi
+fi
+if ! answers; then
+  echo "setup-podman: the service did not answer on $sock; its log:" >&2
+  sed 's/^/  | /' "$dir/service.log" >&2
+  exit 1
 fi
 echo "$sock"
