@@ -9,13 +9,19 @@
 #   raw pipe read  bench_pipe_raw LOG_BYTES
 #   agent log      dispatch.py --log-bytes LOG_BYTES (then reads the log back and verifies it)
 #   follow latency follow_latency.py: print-to-client delay of lines while following
+# then stops the agent and, unless DOCKER_BENCH=0, runs bench/docker_bench.sh
+# (container tasks against podman's Docker-compatible service, which
+# scripts/setup-podman.sh starts; its own agents, one per in-flight level),
 # and prints `bench: NAME VALUE UNIT` lines; ratios are agent / baseline of this
 # run (means over the rounds). Writes bench/results/latest.json.
 #
 # Environment: N (default 10000), LOG_BYTES (default 1073741824), INFLIGHT
 # (default 64), TMPDIR (where the agent's state lives; default /tmp),
 # AGENT_CONFIG (extra YAML lines for the agent's config file, e.g.
-# $'process:\n  cgroups: false').
+# $'process:\n  cgroups: false'), DOCKER_BENCH (default 1; 0 skips the container
+# part), DOCKER_SOCKET (an engine socket to use instead of starting podman) and
+# docker_bench.sh's DOCKER_N (default 200), DOCKER_INFLIGHT (default "8 32"),
+# DOCKER_ROUNDS, DOCKER_VOLUME.
 # Exits non-zero if any step fails, a task fails, or the log does not verify.
 set -euo pipefail
 
@@ -25,6 +31,7 @@ if [ $# -ne 1 ]; then
 fi
 BUILD=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
 N=${N:-10000}
 LOG_BYTES=${LOG_BYTES:-1073741824}
 INFLIGHT=${INFLIGHT:-64}
@@ -160,6 +167,28 @@ step follow_latency python3 "$HERE/follow_latency.py" --socket "$T/s.sock"
 
 stop_agent || FAILED+=("runnerd shutdown")
 
+# Container dispatch: docker_bench.sh starts its own agents (maxRunning = each
+# in-flight level) once this one is stopped; its figures are merged below.
+if [ "${DOCKER_BENCH:-1}" != 0 ]; then
+  if [ -z "${DOCKER_SOCKET:-}" ]; then
+    say "docker: scripts/setup-podman.sh"
+    DOCKER_SOCKET=$(bash "$ROOT/scripts/setup-podman.sh" | tail -n 1) || DOCKER_SOCKET=""
+  fi
+  if [ -n "$DOCKER_SOCKET" ]; then
+    export DOCKER_SOCKET
+    say "docker: bench/docker_bench.sh (engine $DOCKER_SOCKET)"
+    rc=0
+    "$HERE/docker_bench.sh" "$BUILD" "$T/docker.json" >"$T/docker.out" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      FAILED+=("docker (exit $rc)")
+      say "docker FAILED (exit $rc)"
+    fi
+  else
+    FAILED+=("docker: scripts/setup-podman.sh")
+    say "docker FAILED: scripts/setup-podman.sh did not provide an engine socket"
+  fi
+fi
+
 mkdir -p "$HERE/results"
 FAILED_LIST=$(printf '%s\n' "${FAILED[@]+"${FAILED[@]}"}")
 export FAILED_LIST
@@ -205,6 +234,17 @@ lat = raw.get("follow_latency", {})
 put("log_follow_latency_p50_ms", lat.get("p50_ms"), "ms")
 put("log_follow_latency_p99_ms", lat.get("p99_ms"), "ms")
 
+# bench/docker_bench.sh's figures, computed there (same names, same units).
+docker = None
+try:
+    with open(os.path.join(tmp, "docker.json")) as f:
+        docker = json.load(f)
+except (OSError, ValueError):
+    pass
+if docker is not None:
+    results.update(docker.get("results", {}))
+    raw["docker"] = docker.get("raw", {})
+
 for name, r in results.items():
     print("bench: %s %s %s" % (name, r["value"], r["unit"]), flush=True)
 
@@ -223,10 +263,12 @@ doc = {
     "params": {"N": n, "inflight": inflight, "log_bytes": log_bytes},
     "agent_config": open(os.path.join(tmp, "agent.yaml")).read(),
     "ok": not failed,
-    "failed_steps": failed,
+    "failed_steps": failed + ["docker: " + x for x in (docker or {}).get("failed_steps", [])],
     "results": results,
     "raw": raw,
 }
+if docker is not None:
+    doc["docker"] = {k: docker.get(k) for k in ("params", "agent_configs", "containers_left", "ok")}
 with open(out_path + ".tmp", "w") as f:
     json.dump(doc, f, indent=2)
     f.write("\n")
