@@ -38,6 +38,9 @@ using agent::runner::TaskSpec;
 constexpr const char* kDefaultSocket = "/var/run/docker.sock";
 constexpr std::chrono::milliseconds kCallTimeout{120'000};
 constexpr std::chrono::milliseconds kMaxPullBackoff{120'000};
+// How long a log stream may stay silent once the container exited: podman's
+// can hang with nothing sent; past this it is cancelled and the task ends.
+constexpr std::chrono::milliseconds kLogDrain{30'000};
 
 class DockerRunner;
 
@@ -81,6 +84,7 @@ class DockerTask final : public agent::runner::RunnerTask {
   void attach();
   void maybe_exited();
   void read_logs(bool follow);
+  void bound_log_drain();
   void copy_out();
   void cleanup();
   void finish();
@@ -100,6 +104,7 @@ class DockerTask final : public agent::runner::RunnerTask {
   bool kill_requested_ = false;
   KillMode kill_mode_ = KillMode::kGraceful;
   bool logs_done_ = false;
+  uint64_t log_activity_ms_ = 0;  // loop time of the last log bytes
   bool podman_ = false;  // the engine is podman: its followed logs lose lines
   std::optional<int> exit_code_;
   Status error_;
@@ -442,6 +447,7 @@ void DockerTask::attach() {
         }
         exit_code_ = static_cast<int>(code);
         if (podman_) return read_logs(false);
+        if (!logs_done_) bound_log_drain();
         maybe_exited();
       },
       {}, std::chrono::milliseconds{0});
@@ -457,6 +463,7 @@ void DockerTask::read_logs(bool follow) {
         }
       },
       [this](std::string_view chunk) {
+        log_activity_ms_ = uv_now(runner_.loop());
         if (!error_.ok()) return;
         Status st = demux_.feed(chunk);
         if (!st.ok()) error_ = Error(Errc::kInternal, "container logs: " + st.error().message());
@@ -464,12 +471,28 @@ void DockerTask::read_logs(bool follow) {
       [this](Status st) {
         logs_ = 0;
         logs_done_ = true;
+        if (timer_ != nullptr) agent::uv::close(timer_);
         if (!st.ok() && st.error().code() != Errc::kCancelled && error_.ok()) {
           error_ = engine_.transport_error(st.error(), "read the container's logs");
         }
         maybe_exited();
         done_one();
       });
+  if (!follow) bound_log_drain();
+}
+
+void DockerTask::bound_log_drain() {
+  log_activity_ms_ = uv_now(runner_.loop());
+  timer_ = agent::uv::Timer::create(runner_.loop());
+  timer_->start(1000, 1000, [this] {
+    if (logs_ == 0) return agent::uv::close(timer_);
+    if (uv_now(runner_.loop()) - log_activity_ms_ < static_cast<uint64_t>(kLogDrain.count())) return;
+    agent::uv::close(timer_);
+    observer_.on_note(*this, true,
+                      "the engine's log stream sent nothing for " + std::to_string(kLogDrain.count() / 1000) +
+                          " s after the container exited: it was cancelled, and the log may miss lines");
+    engine_.cancel(logs_);
+  });
 }
 
 void DockerTask::maybe_exited() {
