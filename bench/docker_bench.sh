@@ -127,38 +127,6 @@ start_agent() {
   say "K=$k: runnerd pid $AGENT_PID, socket $AGENT_DIR/s.sock, engine $SOCK, N=$N"
 }
 
-# step NAME K CMD...: as run.sh's step; keeps the JSON line in $T/NAME.json and
-# checks the agent's maxRunning (when reported) against K.
-FAILED=()
-step() {
-  local name=$1 k=$2 rc=0
-  shift 2
-  say "$name: $*"
-  "$@" >"$T/$name.out" || rc=$?
-  tail -n 1 "$T/$name.out" >"$T/$name.json"
-  if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/$name.json" 2>/dev/null; then
-    rm -f "$T/$name.json"
-    if [ "$rc" -eq 0 ]; then rc=1; fi
-  fi
-  if [ -f "$T/$name.json" ]; then
-    say "$name: $(cat "$T/$name.json")"
-    local mr
-    mr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("agent_max_running", ""))' \
-      "$T/$name.json")
-    if [ -n "$mr" ] && [ "$mr" != "None" ] && [ "$mr" != "$k" ]; then
-      say "$name: the agent reports maxRunning $mr, not $k as configured"
-      if [ "$rc" -eq 0 ]; then rc=1; fi
-    fi
-  fi
-  if [ "$rc" -ne 0 ]; then
-    FAILED+=("$name (exit $rc)")
-    say "$name FAILED (exit $rc)"
-    if [ -n "$AGENT_PID" ] && ! agent_alive; then
-      agent_stderr
-      say "runnerd is no longer running"
-    fi
-  fi
-}
 
 NAMES=()
 for k in $LEVELS; do

@@ -91,45 +91,14 @@ if [ ! -S "$T/s.sock" ]; then
 fi
 say "runnerd pid $AGENT_PID, socket $T/s.sock, N=$N, INFLIGHT=$INFLIGHT, LOG_BYTES=$LOG_BYTES"
 
-# step NAME CMD...: runs CMD, keeps the last line of its stdout (a JSON object)
-# in $T/NAME.json, records a failure if it exits non-zero or prints no JSON.
-FAILED=()
-step() {
-  local name=$1 rc=0
-  shift
-  say "$name: $*"
-  "$@" >"$T/$name.out" || rc=$?
-  tail -n 1 "$T/$name.out" >"$T/$name.json"
-  if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/$name.json" 2>/dev/null; then
-    rm -f "$T/$name.json"
-    if [ "$rc" -eq 0 ]; then rc=1; fi
-  fi
-  if [ -f "$T/$name.json" ]; then
-    say "$name: $(cat "$T/$name.json")"
-    # The comparison with the raw baseline only holds at the same parallelism.
-    local mr
-    mr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("agent_max_running", ""))' \
-      "$T/$name.json")
-    if [ -n "$mr" ] && [ "$mr" != "None" ] && [ "$mr" != "$INFLIGHT" ]; then
-      say "$name: the agent reports maxRunning $mr, not $INFLIGHT as configured"
-      if [ "$rc" -eq 0 ]; then rc=1; fi
-    fi
-  fi
-  if [ "$rc" -ne 0 ]; then
-    FAILED+=("$name (exit $rc)")
-    say "$name FAILED (exit $rc)"
-    agent_alive || { agent_stderr; say "runnerd is no longer running"; }
-  fi
-}
-
 DISPATCH=(python3 "$HERE/dispatch.py" --socket "$T/s.sock")
 for round in 1 2; do
-  step "raw_spawn_$round" "$BUILD/bench_spawn_raw" "$N" "$INFLIGHT"
-  step "dispatch_$round" "${DISPATCH[@]}" --n "$N"
+  step "raw_spawn_$round" "$INFLIGHT" "$BUILD/bench_spawn_raw" "$N" "$INFLIGHT"
+  step "dispatch_$round" "$INFLIGHT" "${DISPATCH[@]}" --n "$N"
 done
-step raw_pipe "$BUILD/bench_pipe_raw" "$LOG_BYTES"
-step log_ingest "${DISPATCH[@]}" --log-bytes "$LOG_BYTES"
-step follow_latency python3 "$HERE/follow_latency.py" --socket "$T/s.sock"
+step raw_pipe "$INFLIGHT" "$BUILD/bench_pipe_raw" "$LOG_BYTES"
+step log_ingest "$INFLIGHT" "${DISPATCH[@]}" --log-bytes "$LOG_BYTES"
+step follow_latency "$INFLIGHT" python3 "$HERE/follow_latency.py" --socket "$T/s.sock"
 
 stop_agent || FAILED+=("runnerd shutdown")
 
