@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libsimdjson-dev libcurl4-openssl-dev libzstd-dev libyaml-cpp-dev libarchive-dev
+  libsqlite3-dev sqlite3 clang libclang-rt-dev
   libgtest-dev googletest zstd python3 nodejs procps
   git python3-pip python3-requests python3-yaml
 )
