@@ -81,9 +81,12 @@ void write_execution(Writer& w, const agent::Execution& exec, ExecutionDetail de
   w.kv("uid", static_cast<uint64_t>(exec.submitted_uid)).kv("pid", exec.submitted_pid);
   w.end_object();
   if (!exec.error.empty()) w.kv("error", exec.error);
-  w.key("taskRuns").begin_array();
-  for (const auto& run : exec.task_runs) write_task_run(w, exec, *run, detail);
-  w.end_array();
+  if (exec.cancel_requested) w.kv_bool("cancelRequested", true);
+  if (detail.task_runs) {
+    w.key("taskRuns").begin_array();
+    for (const auto& run : exec.task_runs) write_task_run(w, exec, *run, detail);
+    w.end_array();
+  }
   w.end_object();
 }
 

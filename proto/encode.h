@@ -18,6 +18,7 @@ struct ExecutionDetail {
   // The execution's state to write instead of its current one: the final state
   // is stored before it becomes the execution's state.
   std::optional<agent::State> state;
+  bool task_runs = true;  // false: the execution alone (the state database's row)
 };
 
 void write_task_run(agent::json::Writer& w, const agent::Execution& exec,

@@ -8,7 +8,8 @@ namespace runners {
 agent::Status register_builtin_runners(agent::runner::Registry& registry) {
   // Adding a runner: one folder under runners/ and one line here.
   AGENT_TRY(registry.add(std::make_unique<process::Factory>()));  // io.kestra.plugin.core.runner.Process
-  AGENT_TRY(registry.add(std::make_unique<docker::Factory>()));   // io.kestra.plugin.scripts.runner.docker.Docker
+  // Containers outlive the agent: a restarted agent follows them again.
+  AGENT_TRY(registry.add(std::make_unique<docker::Factory>(), {.reattaches = true}));  // io.kestra.plugin.scripts.runner.docker.Docker
   return {};
 }
 

@@ -34,7 +34,8 @@ std::vector<Element> array(Element e, std::string_view key) {
 std::string or_dash(std::string_view s) { return s.empty() ? "-" : std::string(s); }
 
 bool is_final(std::string_view state) {
-  return state == "SUCCESS" || state == "WARNING" || state == "FAILED" || state == "KILLED";
+  return state == "SUCCESS" || state == "WARNING" || state == "FAILED" || state == "KILLED" ||
+         state == "RESUBMITTED";
 }
 
 std::string exit_text(Element run) {

@@ -676,4 +676,116 @@ Result<ReadResult> read_log(const std::string& path, uint64_t from_seq, size_t m
   return result;
 }
 
+namespace {
+
+struct PairHeader {
+  uint64_t offset = 0;  // of the index frame
+  uint64_t first_seq = 0;
+  uint32_t line_count = 0;
+  uint32_t frame_size = 0;
+};
+
+// The whole pairs of a file, in order; stops at a torn or foreign tail.
+Result<std::vector<PairHeader>> list_pairs(int fd, const std::string& path, uint64_t size) {
+  std::vector<PairHeader> pairs;
+  uint64_t offset = 0;
+  while (size - offset >= kIndexFrameSize) {
+    unsigned char header[kIndexFrameSize];
+    AGENT_ASSIGN_OR_RETURN(size_t got, pread_full(fd, header, sizeof header, offset, path));
+    if (got < sizeof header || get_u32(header) != kSkippableMagic ||
+        get_u32(header + 4) != kIndexPayloadSize) {
+      break;
+    }
+    PairHeader p{offset, get_u64(header + 8), get_u32(header + 16), get_u32(header + 20)};
+    if (offset + kIndexFrameSize + p.frame_size > size) break;
+    pairs.push_back(p);
+    offset += kIndexFrameSize + p.frame_size;
+  }
+  return pairs;
+}
+
+}  // namespace
+
+Result<uint64_t> count_lines(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return uint64_t{0};
+    return Error::from_errno(errno, "reading log file '" + path + "'");
+  }
+  FdGuard guard(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Error::from_errno(errno, "reading log file '" + path + "'");
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  AGENT_ASSIGN_OR_RETURN(uint64_t end, valid_end(path, size));
+  AGENT_ASSIGN_OR_RETURN(std::vector<PairHeader> pairs, list_pairs(fd, path, end));
+  if (pairs.empty()) return uint64_t{0};
+  return pairs.back().first_seq + pairs.back().line_count;
+}
+
+Result<uint64_t> cut_log(const std::string& path, int64_t before_ms) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return uint64_t{0};
+    return Error::from_errno(errno, "opening log file '" + path + "'");
+  }
+  FdGuard guard(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Error::from_errno(errno, "reading log file '" + path + "'");
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  AGENT_ASSIGN_OR_RETURN(uint64_t end, valid_end(path, size));
+  AGENT_ASSIGN_OR_RETURN(std::vector<PairHeader> pairs, list_pairs(fd, path, end));
+  std::string compressed, plain;
+  for (const PairHeader& p : pairs) {
+    compressed.resize(p.frame_size);
+    AGENT_ASSIGN_OR_RETURN(size_t got, pread_full(fd, compressed.data(), p.frame_size,
+                                                   p.offset + kIndexFrameSize, path));
+    if (got < p.frame_size || decompress_frame(compressed, plain) != nullptr) break;
+    // The records of this pair stamped before the cut, as text.
+    size_t keep_bytes = 0;
+    uint32_t keep_lines = 0;
+    bool cut = false;
+    std::string_view rest = plain;
+    while (!rest.empty()) {
+      size_t nl = rest.find('\n');
+      if (nl == std::string_view::npos) break;
+      Line line;
+      if (parse_record(rest.substr(0, nl), line) && line.ts_ms >= before_ms) {
+        cut = true;
+        break;
+      }
+      keep_bytes += nl + 1;
+      keep_lines++;
+      rest.remove_prefix(nl + 1);
+    }
+    if (!cut) continue;
+    // Cut at this pair, then store again the lines of it that stay.
+    std::string out;
+    if (keep_lines > 0) {
+      std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
+      if (!cctx) return Error(Errc::kResourceExhausted, "cannot allocate a zstd context");
+      std::string frame(ZSTD_compressBound(keep_bytes), '\0');
+      size_t n = ZSTD_compressCCtx(cctx.get(), frame.data(), frame.size(), plain.data(),
+                                   keep_bytes, 1);
+      if (ZSTD_isError(n)) return Error(Errc::kInternal, ZSTD_getErrorName(n));
+      unsigned char header[kIndexFrameSize];
+      put_u32(header, kSkippableMagic);
+      put_u32(header + 4, kIndexPayloadSize);
+      put_u64(header + 8, p.first_seq);
+      put_u32(header + 16, keep_lines);
+      put_u32(header + 20, static_cast<uint32_t>(n));
+      out.append(reinterpret_cast<const char*>(header), sizeof header);
+      out.append(frame.data(), n);
+    }
+    if (::ftruncate(fd, static_cast<off_t>(p.offset)) != 0 ||
+        (!out.empty() && ::pwrite(fd, out.data(), out.size(), static_cast<off_t>(p.offset)) !=
+                             static_cast<ssize_t>(out.size())) ||
+        ::fdatasync(fd) != 0) {
+      return write_error(errno, path);
+    }
+    return p.first_seq + keep_lines;
+  }
+  if (end < size && ::ftruncate(fd, static_cast<off_t>(end)) != 0) return write_error(errno, path);
+  return pairs.empty() ? 0 : pairs.back().first_seq + pairs.back().line_count;
+}
+
 }  // namespace agent::logstream

@@ -90,4 +90,13 @@ struct ReadResult {
 Result<ReadResult> read_log(const std::string& path, uint64_t from_seq, size_t max_bytes,
                             uint64_t offset_hint = 0);
 
+// After a restart (blocking; from the thread pool or before the loop serves):
+// the number of lines in the whole pairs of a log file, 0 when it has none.
+Result<uint64_t> count_lines(const std::string& path);
+// Keeps the lines stamped before `before_ms` and cuts the rest, with any torn
+// tail; returns the number of lines kept. A task followed again after a
+// restart reads its output from the start again: this removes what was
+// stored of it the first time, so that no line is stored twice.
+Result<uint64_t> cut_log(const std::string& path, int64_t before_ms);
+
 }  // namespace agent::logstream

@@ -4,7 +4,7 @@
 
 namespace agent::runner {
 
-Status Registry::add(std::unique_ptr<RunnerFactory> factory) {
+Status Registry::add(std::unique_ptr<RunnerFactory> factory, RunnerTraits traits) {
   size_t idx = entries_.size();
   std::string name(factory->type());
   if (by_name_.count(name) != 0) {
@@ -16,7 +16,7 @@ Status Registry::add(std::unique_ptr<RunnerFactory> factory) {
       return Error(Errc::kAlreadyExists, "runner alias '" + std::string(alias) + "' registered twice");
     }
   }
-  entries_.push_back({std::move(factory), nullptr});
+  entries_.push_back({std::move(factory), nullptr, traits});
   return {};
 }
 
@@ -33,7 +33,7 @@ Lookup Registry::find(std::string_view type) const {
   auto it = by_name_.find(std::string(type));
   if (it == by_name_.end()) return {};
   const Entry& e = entries_[it->second.first];
-  return {e.runner.get(), e.factory->type(), it->second.second};
+  return {e.runner.get(), e.factory->type(), it->second.second, e.traits};
 }
 
 std::vector<std::string> Registry::types() const {

@@ -34,15 +34,25 @@ class RunnerFactory {
   virtual Result<std::unique_ptr<Runner>> create(RunnerContext& ctx) = 0;
 };
 
+// What the agent must know of a runner besides its type.
+struct RunnerTraits {
+  // A task that was running when the agent died is started again with
+  // TaskSpec::resumed, and finds its earlier work (a container, a pod, a job)
+  // by its labels. Without it, the attempt is recorded RESUBMITTED and the task
+  // runs again as a new attempt (Kestra's Process runner).
+  bool reattaches = false;
+};
+
 struct Lookup {
   Runner* runner = nullptr;        // nullptr: unknown type
   std::string_view canonical;      // the canonical type
   bool deprecated_alias = false;   // found under an old name
+  RunnerTraits traits;
 };
 
 class Registry {
  public:
-  Status add(std::unique_ptr<RunnerFactory> factory);
+  Status add(std::unique_ptr<RunnerFactory> factory, RunnerTraits traits = {});
   // Creates every runner; the first failure is returned.
   Status create_all(RunnerContext& ctx);
   Lookup find(std::string_view type) const;
@@ -54,6 +64,7 @@ class Registry {
   struct Entry {
     std::unique_ptr<RunnerFactory> factory;
     std::unique_ptr<Runner> runner;
+    RunnerTraits traits;
   };
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::pair<size_t, bool>> by_name_;  // index, is alias

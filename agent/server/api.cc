@@ -147,20 +147,58 @@ std::string Api::submit_result(const Execution& exec, const flow::Flow& flow) {
   return out;
 }
 
+namespace {
+
+// A client-chosen execution id: what a retried submission is known by.
+Status check_execution_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) {
+    return Error(Errc::kInvalidArgument, "must be 1 to 64 characters", "executionId");
+  }
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return Error(Errc::kInvalidArgument,
+                   "may hold only letters, digits, '-', '_' and '.'", "executionId");
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Status Api::op_submit(Connection& conn, const proto::Request& req) {
-  AGENT_TRY(proto::check_keys(req.body, {"flow", "task", "namespace", "inputs"}));
-  simdjson::dom::element flow_el, task_el, inputs_el;
+  AGENT_TRY(proto::check_keys(req.body, {"flow", "task", "namespace", "inputs", "executionId"}));
+  simdjson::dom::element flow_el, task_el, inputs_el, id_el;
   bool has_flow = req.body["flow"].get(flow_el) == simdjson::SUCCESS;
   bool has_task = req.body["task"].get(task_el) == simdjson::SUCCESS;
   if (has_flow == has_task) {
     return Error(Errc::kInvalidArgument, "submit takes exactly one of 'flow' or 'task'", "flow");
   }
+  SubmitArgs args;
+  if (req.body["executionId"].get(id_el) == simdjson::SUCCESS) {
+    AGENT_ASSIGN_OR_RETURN(args.execution_id, json::as_string(id_el, "executionId"));
+    AGENT_TRY(check_execution_id(args.execution_id));
+    // Idempotent: a submission retried with the id of one already accepted
+    // (the answer was lost, the agent restarted) gets that execution back.
+    Result<Execution*> existing = supervisor_.find_exact(args.execution_id);
+    if (existing.ok()) {
+      std::string out;
+      json::Writer w(out);
+      w.begin_object().kv("executionId", (*existing)->id);
+      w.kv("state", state_name((*existing)->state)).kv_bool("existing", true).end_object();
+      conn.send(proto::ok_line(req.id_json, out));
+      return {};
+    }
+  } else {
+    args.execution_id = Supervisor::new_execution_id();
+  }
   flow::LoadOptions options{.global_defaults = &config_.plugin_defaults};
   Result<flow::Flow> loaded = Error(Errc::kInternal, "unparsed");
+  std::string ns = "default";
   if (has_flow) {
     loaded = flow::load_flow(flow_el, "flow", options, nullptr);
   } else {
-    std::string ns = "default";
     simdjson::dom::element ns_el;
     if (req.body["namespace"].get(ns_el) == simdjson::SUCCESS) {
       AGENT_ASSIGN_OR_RETURN(ns, json::as_string(ns_el, "namespace"));
@@ -169,11 +207,12 @@ Status Api::op_submit(Connection& conn, const proto::Request& req) {
   }
   if (!loaded.ok()) return std::move(loaded).error();
   auto flow = std::make_shared<const flow::Flow>(std::move(loaded).value());
+  args.definition_json = json::to_json(has_flow ? flow_el : task_el);
+  args.single_task = has_task;
+  args.namespace_ = ns;
 
   // Inputs: typed and checked against the flow's declarations; uploaded FILE
   // inputs go to the agent's storage under the new execution's id.
-  SubmitArgs args;
-  args.execution_id = Supervisor::new_execution_id();
   template_::Value supplied{template_::Value::Map{}};
   if (req.body["inputs"].get(inputs_el) == simdjson::SUCCESS) {
     if (!inputs_el.is_object()) return json::type_error("inputs", "an object", inputs_el);
@@ -196,15 +235,23 @@ Status Api::op_submit(Connection& conn, const proto::Request& req) {
                          flow::resolve_inputs(flow->inputs, supplied, store_file, &args.secrets));
   const Peer& peer = conn.peer();
   args.who = Submitter{peer.uid, peer.pid};
-  if (uploads->empty()) {
-    AGENT_ASSIGN_OR_RETURN(Execution * exec, supervisor_.submit(flow, std::move(args)));
-    conn.send(proto::ok_line(req.id_json, submit_result(*exec, *flow)));
-    return {};
-  }
-  auto stored = std::make_shared<Status>();
-  auto shared_args = std::make_shared<SubmitArgs>(std::move(args));
   uint64_t conn_id = conn.id();
   std::string id_json = req.id_json;
+  // The answer goes once the submission is durable, to the client if it is
+  // still there; the execution runs either way.
+  auto answer = [this, conn_id, id_json, flow](Result<Execution*> exec) {
+    Connection* c = server_ != nullptr ? server_->find(conn_id) : nullptr;
+    if (c == nullptr) return;
+    if (!exec.ok()) {
+      const Error& e = exec.error();
+      c->send(proto::error_line(id_json, errc_name(e.code()), e.message(), e.path()));
+      return;
+    }
+    c->send(proto::ok_line(id_json, submit_result(**exec, *flow)));
+  };
+  if (uploads->empty()) return supervisor_.submit(flow, std::move(args), std::move(answer));
+  auto stored = std::make_shared<Status>();
+  auto shared_args = std::make_shared<SubmitArgs>(std::move(args));
   uv::queue_work(
       loop_,
       [&storage, flow, uploads, stored, shared_args] {
@@ -217,17 +264,10 @@ Status Api::op_submit(Connection& conn, const proto::Request& req) {
           }
         }
       },
-      [this, conn_id, id_json, flow, stored, shared_args] {
-        Connection* c = server_ != nullptr ? server_->find(conn_id) : nullptr;
-        Result<Execution*> exec = stored->ok() ? supervisor_.submit(flow, std::move(*shared_args))
-                                               : Result<Execution*>(stored->error());
-        if (c == nullptr) return;  // the client left; the execution (if any) runs
-        if (!exec.ok()) {
-          const Error& e = exec.error();
-          c->send(proto::error_line(id_json, errc_name(e.code()), e.message(), e.path()));
-          return;
-        }
-        c->send(proto::ok_line(id_json, submit_result(**exec, *flow)));
+      [this, flow, stored, shared_args, answer] {
+        Status st = stored->ok() ? supervisor_.submit(flow, std::move(*shared_args), answer)
+                                 : *stored;
+        if (!st.ok()) answer(st.error());
       });
   return {};
 }
@@ -381,17 +421,30 @@ Status Api::op_cancel(Connection& conn, const proto::Request& req) {
   AGENT_TRY(proto::check_keys(req.body, {"executionId"}));
   AGENT_ASSIGN_OR_RETURN(Execution * exec, execution_of(req));
   bool already = is_final(exec->state);
+  uint64_t seq = 0;
   if (!already) {
     log::info("cancel of execution " + exec->id + " requested by uid " +
               std::to_string(conn.peer().uid) + " pid " + std::to_string(conn.peer().pid));
-    supervisor_.cancel(*exec);
+    seq = supervisor_.cancel(*exec);
   }
   std::string out;
   json::Writer w(out);
   w.begin_object().kv("executionId", exec->id).kv("state", state_name(exec->state));
   if (already) w.kv_bool("alreadyFinal", true);
   w.end_object();
-  conn.send(proto::ok_line(req.id_json, out));
+  // Answered once the cancel is durable: a restart then kills, never resumes.
+  uint64_t conn_id = conn.id();
+  std::string id_json = req.id_json;
+  supervisor_.when_stored(seq, [this, conn_id, id_json, out](Status st) {
+    Connection* c = server_ != nullptr ? server_->find(conn_id) : nullptr;
+    if (c == nullptr) return;
+    if (!st.ok()) {
+      c->send(proto::error_line(id_json, "unavailable",
+                                "the cancel could not be stored: " + st.error().message(), ""));
+      return;
+    }
+    c->send(proto::ok_line(id_json, out));
+  });
   return {};
 }
 

@@ -5,7 +5,7 @@
 namespace agent {
 
 static constexpr std::string_view kStateNames[kStateCount] = {
-    "CREATED", "RUNNING", "KILLING", "SUCCESS", "WARNING", "FAILED", "KILLED"};
+    "CREATED", "RUNNING", "KILLING", "SUCCESS", "WARNING", "FAILED", "KILLED", "RESUBMITTED"};
 
 std::string_view state_name(State s) { return kStateNames[static_cast<int>(s)]; }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,15 +20,18 @@
 
 namespace agent {
 
-// Kestra's state names.
-enum class State : uint8_t { kCreated, kRunning, kKilling, kSuccess, kWarning, kFailed, kKilled };
-inline constexpr int kStateCount = 7;
+// Kestra's state names. RESUBMITTED ends an attempt that was running when the
+// agent died: the task runs again as a new attempt (Kestra, PR kestra#12542).
+enum class State : uint8_t {
+  kCreated, kRunning, kKilling, kSuccess, kWarning, kFailed, kKilled, kResubmitted
+};
+inline constexpr int kStateCount = 8;
 
 std::string_view state_name(State s);
 bool parse_state(std::string_view name, State& out);
 inline bool is_final(State s) {
   return s == State::kSuccess || s == State::kWarning || s == State::kFailed ||
-         s == State::kKilled;
+         s == State::kKilled || s == State::kResubmitted;
 }
 
 struct LiveTask;  // supervisor-private: what a running task holds
@@ -60,6 +64,7 @@ struct TaskRun {
   std::string parent_id;        // the WorkingDirectory run this one runs in
   const flow::TaskDef* def = nullptr;  // while the execution runs
   int64_t first_attempt_ms = 0;  // start of attempt 1 (retry maxDuration)
+  bool replayed = false;  // recorded before a restart, taken up again by the walk
   std::unique_ptr<LiveTask> live;
 
   TaskRun();
@@ -115,6 +120,12 @@ struct Execution {
   mutable template_::Value outputs_value;  // a cache, built from the entries when dirty
   mutable bool outputs_dirty = true;
   context::SecretMasker masker;                   // secrets rendered or given as inputs
+  std::vector<std::string> secret_inputs;          // SECRET input values (kept for a restart)
+  // After a restart: the task runs recorded before it, in creation order. The
+  // walk is deterministic given each task's result, so it asks for them again
+  // in this order and takes each one up instead of starting it anew.
+  std::deque<std::unique_ptr<TaskRun>> replay;
+  bool stored = false;                             // the submission is durable
 
   ~Execution();
 

@@ -48,17 +48,21 @@ Value pairs_to_string_map(const std::vector<std::pair<std::string, std::string>>
 }  // namespace
 
 TaskRun& Supervisor::new_task_run(Execution& exec, const flow::TaskDef& def, int attempt) {
-  auto owned = std::make_unique<TaskRun>();
-  TaskRun& run = *owned;
-  run.id = new_id();
-  run.task_id = def.id;
-  run.type = def.type;
-  run.def = &def;
-  run.attempt = attempt;
-  run.created_ms = now_ms();
-  if (!exec.frames.empty() && exec.frames.back().owner != nullptr) {
-    run.parent_id = exec.frames.back().owner->id;
+  std::unique_ptr<TaskRun> owned = take_replay(exec, def, attempt);
+  const bool replayed = owned != nullptr;
+  if (!replayed) {
+    owned = std::make_unique<TaskRun>();
+    owned->id = new_id();
+    owned->task_id = def.id;
+    owned->type = def.type;
+    owned->attempt = attempt;
+    owned->created_ms = now_ms();
+    if (!exec.frames.empty() && exec.frames.back().owner != nullptr) {
+      owned->parent_id = exec.frames.back().owner->id;
+    }
   }
+  TaskRun& run = *owned;
+  run.def = &def;
   if (def.runs_on_runner()) {
     run.runner = std::string(
         registry_.find(def.runner_type.empty() ? config_.default_runner : def.runner_type)
@@ -69,12 +73,17 @@ TaskRun& Supervisor::new_task_run(Execution& exec, const flow::TaskDef& def, int
     exec.started_ms = run.created_ms;
     set_state(exec, nullptr, State::kRunning);
   }
+  if (replayed && is_final(run.state)) return run;  // replay_final takes it from here
   run.live = std::make_unique<LiveTask>(config_.max_line_bytes);
   live_runs_.insert(&run);
   run.live->exec = &exec;
   run.live->log_key = next_log_key_++;
+  if (replayed) return run;
+  // Recorded before anything of it starts: a restart finds every run that may
+  // have left a process or a container behind.
+  run.live->created_seq = persist(exec, &run);
   for (const auto& w : def.warnings) append_line(run, Level::kWarn, w);
-  if (listener_ != nullptr) listener_->on_state(exec, &run);
+  notify(exec, &run);
   return run;
 }
 
@@ -103,7 +112,8 @@ void Supervisor::advance_step(Execution& exec) {
       return;
     }
     Frame& f = exec.frames.back();
-    bool stopping = exec.cancel_requested || draining_;
+    // A stopping agent starts nothing more; the next start goes on from here.
+    bool stopping = exec.cancel_requested;
     if (!stopping && f.failed && !f.in_errors && f.errors != nullptr && !f.errors->empty()) {
       f.list = f.errors;  // Kestra's `errors` branch: run once, after the failure
       f.next = 0;
@@ -111,10 +121,8 @@ void Supervisor::advance_step(Execution& exec) {
       continue;
     }
     bool remaining = f.next < f.list->size() && !(f.failed && !f.in_errors);
+    if (draining_ && remaining && !stopping) return;
     if (stopping || !remaining) {
-      if (draining_ && remaining && exec.error.empty() && !exec.cancel_requested) {
-        exec.error = "the agent stopped before task '" + (*f.list)[f.next].id + "' started";
-      }
       if (f.owner != nullptr) {
         end_frame(exec);  // comes back through apply_result
         return;
@@ -151,6 +159,10 @@ void Supervisor::advance_step(Execution& exec) {
 // is stored, like any other.
 void Supervisor::run_in_agent(Execution& exec, const flow::TaskDef& def) {
   TaskRun& run = new_task_run(exec, def, 1);
+  if (!run.live) {
+    replay_final(exec, run);
+    return;
+  }
   run.started_ms = now_ms();
   set_state(exec, &run, State::kRunning);
   std::string wd = exec.frames.back().working_dir;
@@ -202,6 +214,16 @@ void Supervisor::apply_result(Execution& exec, const flow::TaskDef& def, State s
 bool Supervisor::maybe_retry(Execution& exec, TaskRun& run) {
   const flow::TaskDef& def = *run.def;
   if (!def.retry || run.state != State::kFailed || exec.cancel_requested || draining_) return false;
+  if (!exec.replay.empty() && exec.replay.front()->task_id == run.task_id &&
+      exec.replay.front()->attempt == run.attempt + 1) {
+    // Replaying: the next attempt is recorded, so its delay is long over.
+    exec.pending = &def;
+    exec.pending_attempt = run.attempt + 1;
+    exec.pending_first_ms = run.first_attempt_ms;
+    exec.queued = true;
+    queue_.push_back(&exec);
+    return true;
+  }
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   auto delay = flow::next_retry_delay(*def.retry, run.attempt, run.first_attempt_ms,
@@ -307,8 +329,14 @@ template_::Context Supervisor::template_context(Execution& exec, Value vars) {
 
 void Supervisor::start_working_directory(Execution& exec, const flow::TaskDef& def) {
   TaskRun& run = new_task_run(exec, def, 1);
-  run.started_ms = now_ms();
-  set_state(exec, &run, State::kRunning);
+  if (!run.live) {
+    replay_final(exec, run);
+    return;
+  }
+  if (!run.replayed) {
+    run.started_ms = now_ms();
+    set_state(exec, &run, State::kRunning);
+  }
   LiveTask& live = *run.live;
   live.working_dir = config_.work_dir + "/" + run.id;
   std::string wd = live.working_dir;
@@ -318,6 +346,8 @@ void Supervisor::start_working_directory(Execution& exec, const flow::TaskDef& d
   auto prepared = std::make_shared<PreparedTask>();
   prepared->working_dir = wd;
   prepared->create_dir = true;
+  // Taken up after a restart: the directory holds what its tasks made so far.
+  prepared->reuse_dir = run.replayed;
   file_policy(exec, *prepared);
   Status st = render_files(def, ctx, exec.namespace_, *prepared);
   if (!st.ok()) {
@@ -353,7 +383,7 @@ void Supervisor::end_frame(Execution& exec) {
   TaskRun& owner = *f.owner;
   bool remaining = f.next < f.list->size() && !(f.failed && !f.in_errors);
   State st = f.failed ? State::kFailed : f.worst;
-  if (((exec.cancel_requested || draining_) && remaining) || f.killed || exec.cancel_requested) {
+  if ((exec.cancel_requested && remaining) || f.killed || exec.cancel_requested) {
     st = State::kKilled;
   }
   exec.frames.pop_back();

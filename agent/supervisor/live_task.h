@@ -16,7 +16,9 @@
 namespace agent {
 
 
-enum class KillReason : uint8_t { kNone, kCancel, kTimeout, kShutdown };
+// kRestart: nothing was killed by us; the attempt was running when the agent
+// died (its processes died with it) and is recorded RESUBMITTED.
+enum class KillReason : uint8_t { kNone, kCancel, kTimeout, kShutdown, kRestart };
 
 struct LiveTask {
   LiveTask(size_t max_line) : out(max_line), err(max_line) {}
@@ -33,6 +35,7 @@ struct LiveTask {
   bool debug = false;  // between Kestra's ##kestra:log:debug## and ##kestra:log:info## markers
   std::shared_ptr<logstream::Chunk> chunk;  // being filled; null when empty
   uint64_t log_key = 0;
+  uint64_t created_seq = 0;   // the run's first record: durable before it starts
   std::string working_dir;
   bool shared_dir = false;    // a WorkingDirectory's: removed by its owner, not this task
   bool takes_slot = false;    // a runner task: counts against maxRunning

@@ -1,7 +1,6 @@
-// Final executions are kept as one JSON record each under
-// <state>/executions/<id>.json (written atomically), so that `get`, `logs`
-// and `outputs` answer after a restart. Durable state for every transition
-// (SQLite, WAL) replaces this with the crash-recovery work.
+// The records of the state database (agent/state/state_db.h): an execution
+// and each of its task runs as JSON text, in the protocol's encoding (so a
+// stored record reads as the `get` answer it came from).
 #pragma once
 
 #include <memory>
@@ -16,8 +15,15 @@ namespace agent::store {
 // `final_state`: the state the record stores (the execution's own until then).
 std::string encode_record(const Execution& exec, State final_state);
 Result<std::unique_ptr<Execution>> decode_record(std::string_view json);
-// Loads every record in `dir`; unreadable ones are reported in `errors`.
-std::vector<std::unique_ptr<Execution>> load_all(const std::string& dir,
-                                                 std::vector<std::string>& errors);
+// An execution's row, without its task runs (they have rows of their own).
+std::string encode_execution_row(const Execution& exec, State state);
+std::string encode_run_row(const Execution& exec, const TaskRun& run);
+Result<std::unique_ptr<TaskRun>> decode_run(std::string_view json);
+
+// The submission as the agent received it, to compile it again after a restart:
+// {"definition": <flow or task JSON>, "singleTask": bool, "namespace": "...",
+//  "inputs": {...resolved...}, "secrets": ["...", ...]}.
+std::string encode_source(const Execution& exec, std::string_view definition_json,
+                          bool single_task, std::string_view namespace_);
 
 }  // namespace agent::store

@@ -1,6 +1,8 @@
 #include "agent/supervisor/supervisor.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,20 @@ constexpr uint64_t kFlushIntervalMs = 20;   // or after this long (live tail lat
 
 using logstream::Level;
 
+// {{ envs.x }}: variables named <prefix>X, prefix stripped, lower-cased (Kestra).
+[[gnu::noinline]] template_::Value env_vars(const std::vector<std::string>& env,
+                                            const std::string& prefix) {
+  template_::Value::Map envs;
+  for (const auto& e : env) {
+    size_t eq = e.find('=');
+    if (prefix.empty() || eq == std::string::npos || e.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string name = e.substr(prefix.size(), eq - prefix.size());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    envs.emplace_back(std::move(name), template_::Value(e.substr(eq + 1)));
+  }
+  return template_::Value(std::move(envs));
+}
+
 }  // namespace
 
 Supervisor::Supervisor(uv_loop_t* loop, const AgentConfig& config, runner::Registry& registry)
@@ -39,51 +55,62 @@ Supervisor::Supervisor(uv_loop_t* loop, const AgentConfig& config, runner::Regis
                   .committed = [this](const logstream::ChunkPtr& c) { on_log_committed(c); },
                   .closed = [this](uint64_t key, Status st) { on_log_closed(key, std::move(st)); },
                   .drained = [this] { set_paused_all(false); },
-              }) {
+              }),
+      db_(loop) {
   storage_ = files::Storage(config.state_dir + "/storage");
   for (char** e = environ; e != nullptr && *e != nullptr; e++) base_env_.emplace_back(*e);
   secrets_ = context::SecretStore(base_env_);
-  // {{ envs.x }}: variables named <prefix>X, prefix stripped, lower-cased (Kestra).
-  template_::Value::Map envs;
-  const std::string& prefix = config.env_vars_prefix;
-  for (const auto& e : base_env_) {
-    size_t eq = e.find('=');
-    if (prefix.empty() || eq == std::string::npos || e.compare(0, prefix.size(), prefix) != 0) continue;
-    std::string name = e.substr(prefix.size(), eq - prefix.size());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    envs.emplace_back(std::move(name), template_::Value(e.substr(eq + 1)));
-  }
-  envs_ = template_::Value(std::move(envs));
+  envs_ = env_vars(base_env_, config.env_vars_prefix);
 }
 
 Supervisor::~Supervisor() {
   uv::close(flush_timer_);
   uv::close(shutdown_timer_);
+  if (lock_fd_ >= 0) close(lock_fd_);
 }
 
 Status Supervisor::start() {
   started_at_ms_ = now_ms();
+  AGENT_TRY(fs::make_dirs(config_.state_dir, 0750));
+  AGENT_TRY(lock_state_dir());
   AGENT_TRY(fs::make_dirs(config_.state_dir + "/logs", 0750));
-  AGENT_TRY(fs::make_dirs(config_.state_dir + "/executions", 0750));
   AGENT_TRY(fs::make_dirs(config_.work_dir, 0750));
   if (!config_.secrets_file.empty()) AGENT_TRY(secrets_.load_file(config_.secrets_file));
-  AGENT_TRY(load_stored());
+  std::vector<std::string> warnings;
+  auto loaded = db_.open(config_.state_dir + "/state.db", warnings);
+  for (const auto& w : warnings) log::warn(w);
+  if (!loaded.ok()) return std::move(loaded).error();
+  AGENT_TRY(db_.start());
   AGENT_TRY(writer_.start());
   flush_timer_ = uv::Timer::create(loop_);
-  return {};
+  return recover(std::move(loaded).value());
 }
 
-Status Supervisor::load_stored() {
-  std::vector<std::string> errors;
-  auto loaded = store::load_all(config_.state_dir + "/executions", errors);
-  for (const auto& e : errors) log::warn("ignoring a stored execution: " + e);
-  for (auto& exec : loaded) {
-    Execution* raw = exec.get();
-    if (executions_.emplace(exec->id, std::move(exec)).second) ordered_.push_back(raw);
+// One agent per state directory: a second one would run every recorded task
+// again. The lock goes with the process, also when it is killed.
+Status Supervisor::lock_state_dir() {
+  std::string path = config_.state_dir + "/runnerd.lock";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::from_errno(errno, "opening " + path);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char buf[32] = {};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("?");
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    if (err == EWOULDBLOCK) {
+      return Error(Errc::kAlreadyExists, "state directory " + config_.state_dir +
+                                             " is locked by pid " + pid +
+                                             " (another runnerd uses it)");
+    }
+    return Error::from_errno(err, "locking " + path);
   }
-  if (!ordered_.empty()) {
-    log::info("loaded " + std::to_string(ordered_.size()) + " stored executions");
+  std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    log::warn("writing the pid to " + path + ": " + std::strerror(errno));
   }
+  lock_fd_ = fd;
   return {};
 }
 
@@ -124,7 +151,8 @@ Status Supervisor::check_runners(const std::vector<flow::TaskDef>& tasks, const 
   return {};
 }
 
-Result<Execution*> Supervisor::submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs args) {
+Status Supervisor::submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs args,
+                          SubmitDone done) {
   if (draining_) return Error(Errc::kUnavailable, "the agent is shutting down");
   if (queue_.size() >= config_.max_queued) {
     return Error(Errc::kResourceExhausted,
@@ -145,19 +173,47 @@ Result<Execution*> Supervisor::submit(std::shared_ptr<const flow::Flow> flow, Su
   exec->submitted_uid = args.who.uid;
   exec->submitted_pid = args.who.pid;
   exec->inputs = std::move(args.inputs);
+  exec->secret_inputs = args.secrets;
   for (auto& s : args.secrets) exec->masker.add(std::move(s));
-  Frame root;
-  root.list = &exec->flow->tasks;
-  root.errors = &exec->flow->errors;
-  exec->frames.push_back(std::move(root));
   Execution* raw = exec.get();
-  executions_.emplace(raw->id, std::move(exec));
-  ordered_.push_back(raw);
+  if (!executions_.emplace(raw->id, std::move(exec)).second) {
+    return Error(Errc::kAlreadyExists, "execution '" + raw->id + "' exists", "executionId");
+  }
   submissions_++;
-  if (listener_ != nullptr) listener_->on_state(*raw, nullptr);
-  advance(*raw);
-  pump();
-  return raw;
+  // Stored before it is acknowledged or started: a submission the client was
+  // told about is never lost, and nothing runs that a restart would not know.
+  std::string source = store::encode_source(*raw, args.definition_json, args.single_task,
+                                            args.namespace_);
+  db_.put_source(raw->id, std::move(source));
+  uint64_t seq = persist_exec(*raw, raw->state, /*fail_fast=*/true);
+  db_.when_stored(seq, [this, raw, done = std::move(done)](Status st) {
+    if (!st.ok()) {
+      std::string id = raw->id;
+      executions_.erase(id);  // never announced
+      done(Error(Errc::kUnavailable, "the submission could not be stored: " + st.error().message() +
+                                         " (state directory " + config_.state_dir + ")"));
+      return;
+    }
+    raw->stored = true;
+    ordered_.push_back(raw);
+    if (listener_ != nullptr) listener_->on_state(*raw, nullptr);
+    Frame root;
+    root.list = &raw->flow->tasks;
+    root.errors = &raw->flow->errors;
+    raw->frames.push_back(std::move(root));
+    advance(*raw);
+    pump();
+    done(raw);
+  });
+  return {};
+}
+
+Result<Execution*> Supervisor::find_exact(const std::string& id) {
+  auto it = executions_.find(id);
+  if (it == executions_.end()) {
+    return Error(Errc::kNotFound, "no execution '" + id + "'", "executionId");
+  }
+  return it->second.get();
 }
 
 Result<Execution*> Supervisor::find(std::string_view id) {
@@ -195,6 +251,21 @@ void Supervisor::set_state(Execution& exec, TaskRun* run, State state) {
   } else {
     exec.state = state;
   }
+  persist(exec, run);
+  notify(exec, run);
+}
+
+uint64_t Supervisor::persist(Execution& exec, TaskRun* run, bool fail_fast) {
+  if (run != nullptr) return db_.put_run(run->id, exec.id, store::encode_run_row(exec, *run));
+  return persist_exec(exec, exec.state, fail_fast);
+}
+
+uint64_t Supervisor::persist_exec(Execution& exec, State state, bool fail_fast) {
+  return db_.put_execution(exec.id, is_final(state), store::encode_execution_row(exec, state),
+                           fail_fast);
+}
+
+void Supervisor::notify(Execution& exec, TaskRun* run) {
   if (listener_ != nullptr) listener_->on_state(exec, run);
 }
 
@@ -323,19 +394,14 @@ void Supervisor::end_execution(Execution& exec, State state) {
   exec.ended_ms = now_ms();
   if (exec.started_ms == 0) exec.started_ms = exec.ended_ms;
   exec.flow.reset();  // the definition is no longer needed
-  std::string record = store::encode_record(exec, state);
-  std::string path = config_.state_dir + "/executions/" + exec.id + ".json";
-  auto status = std::make_shared<Status>();
+  // The final state is stored before it is announced.
   pending_fs_++;
-  // The record is stored before the final state is announced.
-  uv::queue_work(
-      loop_, [path, record = std::move(record), status] { *status = fs::write_file_atomic(path, record); },
-      [this, &exec, state, status] {
-        pending_fs_--;
-        if (!status->ok()) log::error("storing execution " + exec.id + ": " + status->error().message());
-        set_state(exec, nullptr, state);
-        maybe_finish_shutdown();
-      });
+  db_.when_stored(persist_exec(exec, state), [this, &exec, state](Status) {
+    pending_fs_--;
+    exec.state = state;
+    notify(exec, nullptr);
+    maybe_finish_shutdown();
+  });
 }
 
 void Supervisor::remove_working_dir(std::string dir) {
@@ -353,22 +419,24 @@ void Supervisor::remove_working_dir(std::string dir) {
 
 // ---- kill ----
 
-void Supervisor::cancel(Execution& exec) {
-  if (is_final(exec.state) || exec.cancel_requested) return;
+uint64_t Supervisor::cancel(Execution& exec) {
+  if (is_final(exec.state) || exec.cancel_requested) return db_.last_seq();
   exec.cancel_requested = true;
+  // Durable before it is acknowledged: a restart kills, never resumes.
   set_state(exec, nullptr, State::kKilling);
+  uint64_t seq = db_.last_seq();
   if (exec.queued) {  // waiting for a slot
     queue_.erase(std::find(queue_.begin(), queue_.end(), &exec));
     exec.queued = false;
     exec.pending = nullptr;
     advance(exec);
-    return;
+    return seq;
   }
   if (exec.retry_timer && exec.retry_timer->active()) {  // waiting to retry
     uv::close(exec.retry_timer);
     exec.pending = nullptr;
     advance(exec);
-    return;
+    return seq;
   }
   for (auto& run : exec.task_runs) {
     if (run->live && run->live->task && !run->live->runner_finished) {
@@ -377,6 +445,7 @@ void Supervisor::cancel(Execution& exec) {
   }
   // Otherwise a task is preparing its files or storing its log; the walk sees
   // the cancel when it comes back.
+  return seq;
 }
 
 void Supervisor::start_kill(TaskRun& run, KillReason reason) {
@@ -403,22 +472,11 @@ void Supervisor::shutdown(std::function<void()> done) {
   if (draining_) return;
   draining_ = true;
   shutdown_done_ = std::move(done);
-  while (!queue_.empty()) {
-    Execution* exec = queue_.front();
-    queue_.pop_front();
-    exec->queued = false;
-    exec->pending = nullptr;
-    exec->error = "the agent stopped before the execution's next task started";
-    advance(*exec);
-  }
-  for (Execution* exec : ordered_) {
-    if (exec->retry_timer && exec->retry_timer->active()) {
-      uv::close(exec->retry_timer);
-      exec->pending = nullptr;
-      exec->error = "the agent stopped before the next attempt started";
-      advance(*exec);
-    }
-  }
+  // Executions waiting for a slot or a retry stay as they are recorded: the
+  // next start takes them up (they were accepted; a stop must not lose them).
+  for (Execution* exec : queue_) exec->queued = false;
+  queue_.clear();
+  for (Execution* exec : ordered_) uv::close(exec->retry_timer);
   if (running_ > 0) {
     log::info("waiting up to " + human_duration(config_.termination_grace.count()) + " for " +
               std::to_string(running_) + " running tasks");
@@ -439,10 +497,13 @@ void Supervisor::maybe_finish_shutdown() {
   uv::close(flush_timer_);
   uv::close(shutdown_timer_);
   writer_.close([this] {
-    if (shutdown_done_) {
-      auto done = std::move(shutdown_done_);
-      done();
-    }
+    db_closing_ = true;
+    db_.close([this] {
+      if (shutdown_done_) {
+        auto done = std::move(shutdown_done_);
+        done();
+      }
+    });
   });
 }
 
@@ -469,6 +530,11 @@ void Supervisor::write_stats(json::Writer& w) const {
   w.kv("logBytesIn", writer_.bytes_in()).kv("logBytesStored", writer_.bytes_stored());
   w.kv("logWriterPendingBytes", static_cast<uint64_t>(writer_.pending_bytes()));
   w.kv_bool("outputPaused", paused_all_);
+  w.key("stateDb").begin_object();
+  w.kv("writes", db_.writes()).kv("commits", db_.commits()).kv("failedCommits", db_.failed_commits());
+  std::string db_error = db_.last_error();
+  if (!db_error.empty()) w.kv("lastError", db_error);
+  w.end_object();
   w.kv_bool("draining", draining_);
   w.key("runners").begin_object();
   for (const runner::Runner* r : registry_.runners()) {

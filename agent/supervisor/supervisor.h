@@ -21,6 +21,7 @@
 #include "agent/json/writer.h"
 #include "agent/logstream/log_file.h"
 #include "agent/runner/registry.h"
+#include "agent/state/state_db.h"
 #include "agent/supervisor/execution.h"
 #include "agent/supervisor/live_task.h"
 #include "agent/template/template.h"
@@ -43,6 +44,11 @@ struct Submitter {
 
 struct SubmitArgs {
   std::string execution_id;         // chosen by the caller (input files are stored under it)
+  // The submission as received, stored so that a restarted agent can compile
+  // the flow again: the `flow` (or single `task`) JSON text, and its namespace.
+  std::string definition_json;
+  bool single_task = false;
+  std::string namespace_;
   template_::Value inputs;          // resolved inputs, a map
   std::vector<std::string> secrets;  // SECRET input values, masked in every log line
   Submitter who;
@@ -59,13 +65,21 @@ class Supervisor final : public runner::TaskObserver {
   Status start();
   void set_listener(SupervisorListener* listener) { listener_ = listener; }
 
-  // Checks every task's runner; on success the execution is queued.
-  Result<Execution*> submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs args);
+  // Checks every task's runner (an error is returned at once), then stores the
+  // submission; `done` runs once it is durable (the execution is queued, and
+  // only then may the client be told) or could not be stored.
+  using SubmitDone = std::function<void(Result<Execution*>)>;
+  Status submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs args, SubmitDone done);
   // A fresh execution id, for callers that store input files before submit.
   static std::string new_execution_id();
   // An id or a unique prefix of one.
   Result<Execution*> find(std::string_view id_or_prefix);
-  void cancel(Execution& exec);
+  Result<Execution*> find_exact(const std::string& id);
+  // Returns the write to wait for (when_stored) before the cancel is acknowledged.
+  uint64_t cancel(Execution& exec);
+  void when_stored(uint64_t seq, std::function<void(Status)> done) {
+    db_.when_stored(seq, std::move(done));
+  }
   // Stops starting tasks, ends queued ones, lets running ones finish within the
   // termination grace, then kills them; `done` runs when everything is stored.
   void shutdown(std::function<void()> done);
@@ -117,19 +131,34 @@ class Supervisor final : public runner::TaskObserver {
   void close_task_log(TaskRun& run);
   void end_task_run(TaskRun& run);
   void end_execution(Execution& exec, State state);
+  // Records the change in the state database and tells the listener.
   void set_state(Execution& exec, TaskRun* run, State state);
+  uint64_t persist(Execution& exec, TaskRun* run, bool fail_fast = false);
+  uint64_t persist_exec(Execution& exec, State state, bool fail_fast = false);
+  void notify(Execution& exec, TaskRun* run);
+  void after_run_stored(Execution& exec, TaskRun& run);
   void remove_working_dir(std::string dir);
   void on_log_committed(const logstream::ChunkPtr& chunk);
   void on_log_closed(uint64_t key, Status status);
   void set_paused_all(bool paused);
   void maybe_finish_shutdown();
-  Status load_stored();
+  Status lock_state_dir();
+
+  // recover.cc: executions recorded before a restart.
+  Status recover(state::Loaded loaded);
+  void resume_execution(Execution& exec);
+  // A recorded run the walk asks for again; null when the walk has none.
+  std::unique_ptr<TaskRun> take_replay(Execution& exec, const flow::TaskDef& def, int attempt);
+  void replay_final(Execution& exec, TaskRun& run);
+  void resubmit(Execution& exec, TaskRun& run);
 
   uv_loop_t* loop_;
   const AgentConfig& config_;
   runner::Registry& registry_;
   SupervisorListener* listener_ = nullptr;
   logstream::LogWriter writer_;
+  state::StateDb db_;
+  int lock_fd_ = -1;
   std::vector<std::string> base_env_;  // the agent's environment at start
   template_::Value envs_;              // {{ envs.x }}: ENV_-prefixed variables
   files::Storage storage_{""};
@@ -148,6 +177,7 @@ class Supervisor final : public runner::TaskObserver {
   bool paused_all_ = false;
   bool draining_ = false;
   bool writer_closing_ = false;
+  bool db_closing_ = false;
   int pending_fs_ = 0;     // working-dir removals and execution saves in flight
   std::function<void()> shutdown_done_;
 

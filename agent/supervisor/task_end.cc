@@ -110,8 +110,13 @@ void Supervisor::end_task_run(TaskRun& run) {
   Execution& exec = *live.exec;
   State state = State::kFailed;
   switch (live.kill_reason) {
-    case KillReason::kCancel:
-    case KillReason::kShutdown: state = State::kKilled; break;
+    case KillReason::kCancel: state = State::kKilled; break;
+    // Stopped by the agent, not by the user: it runs again at the next start
+    // (a new attempt, as Kestra resubmits a dead worker's task).
+    case KillReason::kShutdown:
+    case KillReason::kRestart:
+      state = exec.cancel_requested ? State::kKilled : State::kResubmitted;
+      break;
     case KillReason::kTimeout: state = State::kFailed; break;
     case KillReason::kNone:
       if (live.result) {
@@ -127,7 +132,13 @@ void Supervisor::end_task_run(TaskRun& run) {
       run.def->retry->warning_on_retry) {
     state = State::kWarning;  // warningOnRetry: a success that needed a retry
   }
-  if (live.kill_reason == KillReason::kShutdown && run.error.empty()) {
+  if (state == State::kResubmitted && run.error.empty()) {
+    run.error = live.kill_reason == KillReason::kShutdown
+                    ? "killed: the agent stopped; attempt " + std::to_string(run.attempt + 1) +
+                          " runs at its next start"
+                    : "the agent died while this attempt ran; attempt " +
+                          std::to_string(run.attempt + 1) + " runs instead";
+  } else if (live.kill_reason == KillReason::kShutdown && run.error.empty()) {
     run.error = "killed: the agent stopped";
   }
   run.ended_ms = now_ms();
@@ -138,11 +149,40 @@ void Supervisor::end_task_run(TaskRun& run) {
   if (slot) running_--;
   if (!dir.empty()) remove_working_dir(std::move(dir));
   run.state = state;
+  // The final state is durable before anyone is told, and before the walk
+  // goes on: a restart never runs again what a client saw end.
+  exec.busy = true;
+  pending_fs_++;
+  db_.when_stored(persist(exec, &run), [this, &run, &exec](Status) {
+    pending_fs_--;
+    exec.busy = false;
+    notify(exec, &run);
+    after_run_stored(exec, run);
+  });
+  pump();
+}
+
+// The walk goes on from an ended run: a new attempt (RESUBMITTED, or a retry),
+// or the next task. Also for runs recorded as ended before a restart.
+void Supervisor::after_run_stored(Execution& exec, TaskRun& run) {
   record_outputs(exec, run);
-  bool retrying = maybe_retry(exec, run);
-  set_state(exec, &run, state);
-  if (!retrying) {
-    apply_result(exec, *run.def, state);
+  bool again = false;
+  if (run.state == State::kResubmitted) {
+    if (!draining_ && !exec.cancel_requested) {
+      exec.pending = run.def;
+      exec.pending_attempt = run.attempt + 1;
+      exec.pending_first_ms = run.first_attempt_ms;
+      exec.queued = true;
+      queue_.push_back(&exec);
+    }
+    again = true;  // a stopping agent leaves it for the next start
+  } else {
+    std::string error = run.error;
+    again = maybe_retry(exec, run);
+    if (run.error != error) persist(exec, &run);  // "retried: attempt N starts after ..."
+  }
+  if (!again) {
+    apply_result(exec, *run.def, run.state);
     advance(exec);
   }
   pump();

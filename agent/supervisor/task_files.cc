@@ -9,6 +9,7 @@
 #include "agent/files/glob.h"
 #include "agent/files/input_files.h"
 #include "agent/files/kestra_uris.h"
+#include "agent/logstream/log_file.h"
 #include "agent/template/value.h"
 
 namespace agent {
@@ -90,7 +91,12 @@ Status render_files(const flow::TaskDef& def, LazyContext& ctx,
 }
 
 Status prepare_files(PreparedTask& task) {
-  if (task.create_dir && mkdir(task.working_dir.c_str(), 0750) != 0) {
+  if (!task.cut_log.empty()) {
+    AGENT_ASSIGN_OR_RETURN(uint64_t kept, logstream::cut_log(task.cut_log, task.cut_before_ms));
+    task.cut_lines = kept;
+  }
+  if (task.create_dir && mkdir(task.working_dir.c_str(), 0750) != 0 &&
+      !(task.reuse_dir && errno == EEXIST)) {
     return Error::from_errno(errno, "creating working directory " + task.working_dir);
   }
   if (!task.output_dir.empty() && mkdir(task.output_dir.c_str(), 0750) != 0 && errno != EEXIST) {

@@ -42,6 +42,12 @@ struct PreparedTask {
   // Filled on the loop.
   std::string working_dir;
   bool create_dir = false;       // false: a WorkingDirectory's, already there
+  bool reuse_dir = false;        // an existing directory is fine (taken up after a restart)
+  // A task followed again after a restart: its log loses the lines stamped
+  // from `cut_before_ms` on (logstream::cut_log); `cut_lines` is what is left.
+  std::string cut_log;
+  int64_t cut_before_ms = 0;
+  std::optional<uint64_t> cut_lines;
   std::string output_dir;        // created when not empty
   std::string namespace_;        // the flow's, for nsfile:///path
   std::string namespaces_root;   // <stateDir>/namespaces

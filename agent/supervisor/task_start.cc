@@ -109,12 +109,16 @@ void Supervisor::start_runner_task(Execution& exec) {
   int attempt = exec.pending_attempt;
   exec.pending = nullptr;
   TaskRun& run = new_task_run(exec, def, attempt);
+  if (!run.live) {  // recorded as ended before a restart
+    replay_final(exec, run);
+    return;
+  }
   run.first_attempt_ms = attempt == 1 ? run.created_ms : exec.pending_first_ms;
   LiveTask& live = *run.live;
   live.takes_slot = true;
   running_++;
   started_++;
-  if (attempt > 1) {
+  if (attempt > 1 && !run.replayed) {
     append_line(run, Level::kInfo,
                 "attempt " + std::to_string(attempt) +
                     (def.retry && def.retry->max_attempts
@@ -126,7 +130,15 @@ void Supervisor::start_runner_task(Execution& exec) {
       registry_.find(def.runner_type.empty() ? config_.default_runner : def.runner_type);
   AGENT_CHECK(found.runner != nullptr);  // checked at submit
   live.runner = found.runner;
-  if (found.deprecated_alias) {
+  const Frame& top = exec.frames.back();
+  if (run.replayed && (!found.traits.reattaches || exec.cancel_requested)) {
+    // It was running when the agent died, and its processes died with it.
+    live.shared_dir = !top.working_dir.empty();
+    live.working_dir = live.shared_dir ? top.working_dir : config_.work_dir + "/" + run.id;
+    resubmit(exec, run);
+    return;
+  }
+  if (found.deprecated_alias && !run.replayed) {
     append_line(run, Level::kWarn,
                 "taskRunner type '" + def.runner_type + "' is deprecated; use '" +
                     std::string(found.canonical) + "' instead");
@@ -148,8 +160,14 @@ void Supervisor::start_runner_task(Execution& exec) {
   auto prepared = std::make_shared<PreparedTask>();
   prepared->working_dir = live.working_dir;
   prepared->create_dir = !live.shared_dir;
+  prepared->reuse_dir = run.replayed;
   prepared->output_dir = output_dir;
   file_policy(exec, *prepared);
+  if (run.replayed && run.started_ms > 0) {
+    // Followed again from its start: what was stored of its output goes.
+    prepared->cut_log = log_path(run);
+    prepared->cut_before_ms = run.started_ms;
+  }
   Status st = [&]() -> Status {
     AGENT_TRY(render_list_in_place(r.commands, ctx, "commands"));
     AGENT_TRY(render_in_place(r.script, ctx, "script"));
@@ -210,13 +228,19 @@ void Supervisor::start_runner_task(Execution& exec) {
         pending_fs_--;
         exec.busy = false;
         LiveTask& l = *run.live;
+        if (prepared->cut_lines) {
+          run.log_lines = run.committed_lines = *prepared->cut_lines;
+          append_line(run, Level::kInfo,
+                      "the agent restarted while this task ran: following its " +
+                          std::string(run.runner) + " task again");
+        }
         for (const auto& i : prepared->infos) append_line(run, Level::kInfo, i);
         for (const auto& w : prepared->warnings) append_line(run, Level::kWarn, w);
         if (!status->ok()) {
           fail_start(run, status->error());
           return;
         }
-        if (l.kill_reason != KillReason::kNone || exec.cancel_requested) {
+        if (!run.replayed && (l.kill_reason != KillReason::kNone || exec.cancel_requested)) {
           if (l.kill_reason == KillReason::kNone) l.kill_reason = KillReason::kCancel;
           l.runner_finished = true;
           finish_task_run(run);
@@ -224,7 +248,21 @@ void Supervisor::start_runner_task(Execution& exec) {
         }
         l.timeout_ms = timeout ? timeout->count() : 0;
         l.extra_env = std::move(env);
-        launch(exec, run, std::move(prepared));
+        // Not before its record is durable (normally long since).
+        pending_fs_++;
+        db_.when_stored(l.created_seq, [this, &exec, &run, prepared](Status) {
+          pending_fs_--;
+          LiveTask& ll = *run.live;
+          // A cancelled task does not start; one taken up after a restart is
+          // followed again, then killed (launch).
+          if (!run.replayed && (ll.kill_reason != KillReason::kNone || exec.cancel_requested)) {
+            if (ll.kill_reason == KillReason::kNone) ll.kill_reason = KillReason::kCancel;
+            ll.runner_finished = true;
+            finish_task_run(run);
+            return;
+          }
+          launch(exec, run, std::move(prepared));
+        });
       });
 }
 
@@ -258,6 +296,7 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   spec.task_env = live.extra_env;
   spec.task_env.push_back("WORKING_DIR=" + live.working_dir);
   if (!live.output_dir.empty()) spec.task_env.push_back("OUTPUT_DIR=" + live.output_dir);
+  spec.resumed = run.replayed;
 
   auto started = live.runner->start(spec, *this);
   if (!started.ok()) {
@@ -267,9 +306,15 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   live.task = std::move(started).value();
   live.task->supervisor_data = &run;
   run.pid = live.task->pid();
-  run.started_ms = now_ms();
+  if (!run.replayed || run.started_ms == 0) run.started_ms = now_ms();
   if (paused_all_) live.runner->set_output_paused(*live.task, true);
   set_state(exec, &run, State::kRunning);
+  if (run.replayed && (exec.cancel_requested || live.kill_reason != KillReason::kNone)) {
+    // Cancelled before or while it was taken up: killed now that it is followed.
+    KillReason reason = live.kill_reason == KillReason::kNone ? KillReason::kCancel : live.kill_reason;
+    live.kill_reason = KillReason::kNone;
+    start_kill(run, reason);
+  }
 
   if (live.timeout_ms > 0) {
     live.timeout_text = human_duration(live.timeout_ms);

@@ -109,6 +109,21 @@ class ProcessRunner final : public agent::runner::Runner {
                        "setsid can outlive its task");
     } else {
       agent::log::info("process runner: task cgroups under " + cgroups_.dir());
+      sweep_cgroups();
+    }
+  }
+
+  // Task cgroups left by an agent of this state directory that died: their
+  // processes (setsid or double-forked ones too) must not outlive it. The
+  // supervisor records those attempts RESUBMITTED and runs them again.
+  void sweep_cgroups() {
+    std::vector<std::string> left = cgroup::children(cgroups_.dir());
+    if (left.empty()) return;
+    agent::log::warn("process runner: killing what is left of " + std::to_string(left.size()) +
+                     " tasks of an earlier agent (task cgroups under " + cgroups_.dir() + ")");
+    for (auto& dir : left) {
+      cgroup::signal_all(dir, SIGKILL);
+      if (!cgroup::remove(dir).ok()) remove_cgroup_later(std::move(dir));
     }
   }
 

@@ -1,5 +1,6 @@
 #include "runners/process/task_cgroup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -79,6 +80,18 @@ void signal_all(const std::string& dir, int sig) {
   if (sig == SIGKILL && write_file(dir + "/cgroup.kill", "1").ok()) return;
   std::istringstream procs(read_file(dir + "/cgroup.procs"));
   for (pid_t pid; procs >> pid;) kill(pid, sig);
+}
+
+std::vector<std::string> children(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+    out.push_back(dir + "/" + e->d_name);
+  }
+  closedir(d);
+  return out;
 }
 
 agent::Status remove(const std::string& dir) {

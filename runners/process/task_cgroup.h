@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "agent/common/result.h"
 
@@ -32,6 +33,8 @@ int open_procs(const std::string& dir);
 // Sends `sig` to every process in the cgroup (SIGKILL uses cgroup.kill where the
 // kernel has it).
 void signal_all(const std::string& dir, int sig);
+// The cgroups directly under `dir` (full paths).
+std::vector<std::string> children(const std::string& dir);
 // Removes the cgroup; EBUSY while processes are still exiting.
 agent::Status remove(const std::string& dir);
 }  // namespace cgroup

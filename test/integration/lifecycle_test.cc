@@ -74,27 +74,45 @@ TEST(Lifecycle, SigtermLetsRunningTasksFinishWithinTheGrace) {
   EXPECT_TRUE(exited_zero(agent->stop(0, std::chrono::seconds(20))));
 }
 
-TEST(Lifecycle, SigtermKillsTasksStillRunningAfterTheGrace) {
+// A task still running when the termination grace is over is killed, and
+// recorded RESUBMITTED: the next start runs it again as a new attempt (Kestra
+// resubmits the tasks of a worker that stopped).
+TEST(Lifecycle, SigtermKillsTasksStillRunningAfterTheGraceAndTheNextStartRunsThemAgain) {
   auto agent = test::AgentProcess::start(RUNNERD_BIN,
                                          "terminationGracePeriod: PT0.2S\nkillGracePeriod: PT1S\n");
   ASSERT_TRUE(agent);
   std::string pidfile = agent->dir() + "/task.pid";
+  std::string second = agent->dir() + "/second";
   std::string id;
   {
     Client c(agent->socket());
-    id = test::submit_flow(c, test::shell_flow({"echo $$ > " + pidfile, "sleep 300"}));
-    for (int i = 0; i < 500 && access(pidfile.c_str(), F_OK) != 0; i++) {
+    id = test::submit_flow(
+        c, test::shell_flow({"echo $$ > " + pidfile,
+                             "if [ -e " + second + " ]; then echo again; exit 0; fi",
+                             "touch " + second, "sleep 300"}));
+    for (int i = 0; i < 500 && access(second.c_str(), F_OK) != 0; i++) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
   EXPECT_TRUE(exited_zero(agent->stop(SIGTERM, std::chrono::seconds(20)))) << agent->log();
+  pid_t first_pid = 0;
+  std::ifstream(pidfile) >> first_pid;
+  ASSERT_GT(first_pid, 0);
+  EXPECT_NE(kill(first_pid, 0), 0) << "the first attempt outlived the agent";
   auto again = test::AgentProcess::start(RUNNERD_BIN, "", agent->state_dir());
   ASSERT_TRUE(again);
   Client c(again->socket());
-  auto r = c.call("{\"op\":\"get\",\"executionId\":\"" + id + "\"}");
+  std::optional<test::Message> r;
+  for (int i = 0; i < 1000; i++) {
+    r = c.call("{\"op\":\"get\",\"executionId\":\"" + id + "\"}");
+    if (r && r->str("/result/state") == "SUCCESS") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->str("/result/state"), "KILLED");
-  EXPECT_EQ(r->str("/result/taskRuns/0/state"), "KILLED");
+  EXPECT_EQ(r->str("/result/state"), "SUCCESS");
+  EXPECT_EQ(r->str("/result/taskRuns/0/state"), "RESUBMITTED");
+  EXPECT_EQ(r->num("/result/taskRuns/1/attempt"), 2);
+  EXPECT_EQ(r->str("/result/taskRuns/1/state"), "SUCCESS");
 }
 
 TEST(Lifecycle, ASecondAgentOnTheSameSocketRefusesToStartAndTheFirstCarriesOn) {

@@ -1,0 +1,490 @@
+#include "agent/state/state_db.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "agent/common/time.h"
+
+namespace agent::state {
+
+namespace {
+
+constexpr std::chrono::milliseconds kRetryInterval{1000};
+constexpr int kCloseAttempts = 3;  // a batch that still fails at close is given up
+
+constexpr const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS executions("
+    "  id TEXT PRIMARY KEY, ord INTEGER NOT NULL, final INTEGER NOT NULL DEFAULT 0,"
+    "  record TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS task_runs("
+    "  id TEXT PRIMARY KEY, execution_id TEXT NOT NULL, ord INTEGER NOT NULL,"
+    "  record TEXT NOT NULL);";
+
+constexpr const char* kPutExecution =
+    "INSERT INTO executions(id, ord, final, record) VALUES(?1, ?2, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET final = excluded.final, record = excluded.record";
+constexpr const char* kPutSource =
+    "INSERT INTO executions(id, ord, source) VALUES(?1, ?2, ?3) "
+    "ON CONFLICT(id) DO UPDATE SET source = excluded.source";
+constexpr const char* kPutRun =
+    "INSERT INTO task_runs(id, execution_id, ord, record) VALUES(?1, ?2, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET record = excluded.record";
+
+enum class Kind : uint8_t { kExecution, kSource, kRun };
+
+struct Op {
+  uint64_t seq = 0;
+  Kind kind = Kind::kExecution;
+  bool final = false;
+  bool fail_fast = false;
+  std::string id;
+  std::string execution_id;
+  std::string text;
+};
+
+struct Failure {
+  uint64_t seq;
+  std::string message;
+};
+
+std::string db_error(sqlite3* db, std::string_view what) {
+  return std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
+}
+
+Status exec_sql(sqlite3* db, const char* sql, std::string_view what) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = std::string(what) + ": " + (err != nullptr ? err : "unknown error");
+    sqlite3_free(err);
+    return Error(Errc::kInternal, msg);
+  }
+  return {};
+}
+
+// Errors that mean "not a usable database", as opposed to "cannot write now".
+bool is_corruption(int rc) {
+  rc &= 0xff;
+  return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB || rc == SQLITE_FORMAT;
+}
+
+}  // namespace
+
+struct StateDb::Impl {
+  uv_loop_t* loop;
+  std::string path;
+  sqlite3* db = nullptr;
+  sqlite3_stmt* put_execution = nullptr;
+  sqlite3_stmt* put_source = nullptr;
+  sqlite3_stmt* put_run = nullptr;
+
+  // Loop side.
+  uint64_t next_seq = 1;
+  uint64_t stored_upto = 0;  // every seq up to this is durable (or failed fast)
+  std::multimap<uint64_t, std::function<void(Status)>> waiters;
+  std::function<void()> close_done;
+  uv_async_t* async = nullptr;
+
+  // Shared, under mu.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Op> queue;
+  bool stopping = false;
+  uint64_t done_upto = 0;
+  std::vector<Failure> failures;
+  bool finished = false;
+  std::string last_error;
+  std::atomic<uint64_t> writes{0}, commits{0}, failed_commits{0};
+
+  std::thread thread;
+
+  ~Impl() {
+    sqlite3_finalize(put_execution);
+    sqlite3_finalize(put_source);
+    sqlite3_finalize(put_run);
+    if (db != nullptr) sqlite3_close(db);
+  }
+
+  Status open_db(std::vector<std::string>& warnings);
+  Status prepare();
+  Result<Loaded> load();
+  uint64_t push(Op op);
+  void run();
+  int commit(std::vector<Op>& batch);
+  int step(const Op& op);
+  void post(uint64_t upto, std::vector<Failure> failed, bool finished_now);
+  void on_async();
+};
+
+Status StateDb::Impl::open_db(std::vector<std::string>& warnings) {
+  for (int round = 0; round < 2; round++) {
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    // The database, its WAL and shared-memory files hold submissions and their
+    // inputs (secrets among them): owner only.
+    if (rc == SQLITE_OK) chmod(path.c_str(), 0600);
+    Status st = rc == SQLITE_OK ? Status() : Status(Error(Errc::kInternal, db_error(db, "opening")));
+    if (st.ok()) sqlite3_busy_timeout(db, 5000);
+    if (st.ok()) st = exec_sql(db, "PRAGMA journal_mode=WAL", "enabling WAL");
+    if (st.ok()) st = exec_sql(db, "PRAGMA synchronous=NORMAL", "setting synchronous");
+    bool corrupt = false;
+    if (st.ok()) {
+      sqlite3_stmt* check = nullptr;
+      rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &check, nullptr);
+      if (rc == SQLITE_OK) rc = sqlite3_step(check);
+      std::string verdict;
+      if (rc == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(check, 0);
+        verdict = t != nullptr ? reinterpret_cast<const char*>(t) : "";
+      }
+      sqlite3_finalize(check);
+      if (rc != SQLITE_ROW || verdict != "ok") {
+        corrupt = true;
+        st = Error(Errc::kInternal, "integrity check: " +
+                                        (verdict.empty() ? db_error(db, "checking") : verdict));
+      }
+    }
+    if (st.ok()) st = exec_sql(db, kSchema, "creating tables");
+    if (st.ok()) st = prepare();
+    if (st.ok()) return {};
+    corrupt = corrupt || is_corruption(sqlite3_extended_errcode(db));
+    sqlite3_finalize(put_execution);
+    sqlite3_finalize(put_source);
+    sqlite3_finalize(put_run);
+    put_execution = put_source = put_run = nullptr;
+    sqlite3_close(db);
+    db = nullptr;
+    if (!corrupt || round == 1) {
+      return Error(Errc::kInternal, "state database " + path + ": " + st.error().message());
+    }
+    // Not a database, or a damaged one: keep it for inspection, start empty.
+    std::string aside = path + ".corrupt-" + std::to_string(now_ms());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::rename((path + suffix).c_str(), (aside + suffix).c_str());
+    }
+    warnings.push_back("state database " + path + " is unusable (" + st.error().message() +
+                       "): moved to " + aside + "; starting with an empty state");
+  }
+  return Error(Errc::kInternal, "state database " + path + ": unusable");
+}
+
+Status StateDb::Impl::prepare() {
+  for (auto [sql, stmt] : {std::pair{kPutExecution, &put_execution}, std::pair{kPutSource, &put_source},
+                           std::pair{kPutRun, &put_run}}) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
+      return Error(Errc::kInternal, db_error(db, "preparing statements"));
+    }
+  }
+  return {};
+}
+
+Result<Loaded> StateDb::Impl::load() {
+  Loaded out;
+  auto text = [](sqlite3_stmt* s, int col) {
+    const unsigned char* t = sqlite3_column_text(s, col);
+    return t != nullptr ? std::string(reinterpret_cast<const char*>(t),
+                                      static_cast<size_t>(sqlite3_column_bytes(s, col)))
+                        : std::string();
+  };
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT id, record, source, final FROM executions ORDER BY ord", -1, &s,
+                         nullptr) != SQLITE_OK) {
+    return Error(Errc::kInternal, db_error(db, "reading executions"));
+  }
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    out.executions.push_back(
+        StoredExecution{text(s, 0), text(s, 1), text(s, 2), sqlite3_column_int(s, 3) != 0});
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return Error(Errc::kInternal, db_error(db, "reading executions"));
+  if (sqlite3_prepare_v2(db, "SELECT id, execution_id, record FROM task_runs ORDER BY ord", -1, &s,
+                         nullptr) != SQLITE_OK) {
+    return Error(Errc::kInternal, db_error(db, "reading task runs"));
+  }
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    out.runs.push_back(StoredRun{text(s, 0), text(s, 1), text(s, 2)});
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return Error(Errc::kInternal, db_error(db, "reading task runs"));
+  // Rows keep their first write's order: new ones continue after the last.
+  if (sqlite3_prepare_v2(db,
+                         "SELECT max(coalesce((SELECT max(ord) FROM executions), 0),"
+                         " coalesce((SELECT max(ord) FROM task_runs), 0))",
+                         -1, &s, nullptr) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    next_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0)) + 1;
+    stored_upto = next_seq - 1;
+    done_upto = stored_upto;
+  }
+  sqlite3_finalize(s);
+  return out;
+}
+
+uint64_t StateDb::Impl::push(Op op) {
+  op.seq = next_seq++;
+  uint64_t seq = op.seq;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    queue.push_back(std::move(op));
+  }
+  cv.notify_one();
+  return seq;
+}
+
+int StateDb::Impl::step(const Op& op) {
+  sqlite3_stmt* s = op.kind == Kind::kExecution ? put_execution
+                    : op.kind == Kind::kSource  ? put_source
+                                                : put_run;
+  sqlite3_reset(s);
+  sqlite3_bind_text(s, 1, op.id.data(), static_cast<int>(op.id.size()), SQLITE_STATIC);
+  switch (op.kind) {
+    case Kind::kExecution:
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(op.seq));
+      sqlite3_bind_int(s, 3, op.final ? 1 : 0);
+      sqlite3_bind_text(s, 4, op.text.data(), static_cast<int>(op.text.size()), SQLITE_STATIC);
+      break;
+    case Kind::kSource:
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(op.seq));
+      sqlite3_bind_text(s, 3, op.text.data(), static_cast<int>(op.text.size()), SQLITE_STATIC);
+      break;
+    case Kind::kRun:
+      sqlite3_bind_text(s, 2, op.execution_id.data(), static_cast<int>(op.execution_id.size()),
+                        SQLITE_STATIC);
+      sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(op.seq));
+      sqlite3_bind_text(s, 4, op.text.data(), static_cast<int>(op.text.size()), SQLITE_STATIC);
+      break;
+  }
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+// One transaction for the whole batch: a commit costs one WAL append however
+// many writes it holds.
+int StateDb::Impl::commit(std::vector<Op>& batch) {
+  int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  for (size_t i = 0; rc == SQLITE_OK && i < batch.size(); i++) rc = step(batch[i]);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db_error(db, "storing state");
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    std::lock_guard<std::mutex> lock(mu);
+    last_error = msg;
+  }
+  return rc;
+}
+
+void StateDb::Impl::run() {
+  std::vector<Op> batch;  // everything not yet stored, in seq order
+  int close_attempts = 0;
+  bool retrying = false;
+  while (true) {
+    bool stop;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      if (retrying) {
+        cv.wait_for(lock, kRetryInterval, [&] { return stopping; });
+      } else {
+        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      }
+      for (auto& op : queue) batch.push_back(std::move(op));
+      queue.clear();
+      stop = stopping;
+    }
+    if (batch.empty()) {
+      if (stop) break;
+      continue;
+    }
+    uint64_t upto = batch.back().seq;
+    int rc = commit(batch);
+    if (rc == SQLITE_OK) {
+      writes += batch.size();
+      commits++;
+      batch.clear();
+      retrying = false;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        last_error.clear();
+      }
+      post(upto, {}, false);
+      continue;
+    }
+    failed_commits++;
+    retrying = true;
+    // Submissions are refused rather than held: their clients are waiting.
+    std::vector<Failure> failed;
+    std::string why;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      why = last_error;
+    }
+    std::vector<Op> keep;
+    for (auto& op : batch) {
+      if (op.fail_fast) {
+        failed.push_back(Failure{op.seq, why});
+      } else {
+        keep.push_back(std::move(op));
+      }
+    }
+    batch = std::move(keep);
+    // Everything before the first write still held is settled.
+    uint64_t settled = batch.empty() ? upto : batch.front().seq - 1;
+    post(settled, std::move(failed), false);
+    if (stop && ++close_attempts >= kCloseAttempts) {
+      break;  // given up: reported by close()
+    }
+  }
+  post(0, {}, true);
+}
+
+void StateDb::Impl::post(uint64_t upto, std::vector<Failure> failed, bool finished_now) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (upto > done_upto) done_upto = upto;
+    for (auto& f : failed) failures.push_back(std::move(f));
+    if (finished_now) finished = true;
+  }
+  uv_async_send(async);
+}
+
+void StateDb::Impl::on_async() {
+  uint64_t upto;
+  std::vector<Failure> failed;
+  bool done;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    upto = done_upto;
+    failed.swap(failures);
+    done = finished;
+  }
+  for (auto& f : failed) {
+    auto range = waiters.equal_range(f.seq);
+    std::vector<std::function<void(Status)>> fns;
+    for (auto it = range.first; it != range.second; ++it) fns.push_back(std::move(it->second));
+    waiters.erase(range.first, range.second);
+    for (auto& fn : fns) fn(Error(Errc::kUnavailable, f.message));
+  }
+  if (upto > stored_upto) stored_upto = upto;
+  while (!waiters.empty() && waiters.begin()->first <= stored_upto) {
+    auto fn = std::move(waiters.begin()->second);
+    waiters.erase(waiters.begin());
+    fn(Status());
+  }
+  if (done && async != nullptr) {
+    if (thread.joinable()) thread.join();
+    uv_close(reinterpret_cast<uv_handle_t*>(async), [](uv_handle_t* h) noexcept {
+      auto* self = static_cast<Impl*>(h->data);
+      delete reinterpret_cast<uv_async_t*>(h);
+      if (self->close_done) {
+        auto fn = std::move(self->close_done);
+        fn();
+      }
+    });
+    async = nullptr;
+  }
+}
+
+StateDb::StateDb(uv_loop_t* loop) : impl_(std::make_unique<Impl>()) { impl_->loop = loop; }
+
+StateDb::~StateDb() {
+  if (impl_->thread.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      impl_->stopping = true;
+    }
+    impl_->cv.notify_one();
+    impl_->thread.join();
+  }
+}
+
+Result<Loaded> StateDb::open(const std::string& path, std::vector<std::string>& warnings) {
+  impl_->path = path;
+  AGENT_TRY(impl_->open_db(warnings));
+  return impl_->load();
+}
+
+Status StateDb::start() {
+  auto* async = new uv_async_t;
+  int rc = uv_async_init(impl_->loop, async, [](uv_async_t* h) noexcept {
+    static_cast<Impl*>(h->data)->on_async();
+  });
+  if (rc != 0) {
+    delete async;
+    return Error::from_uv(rc, "starting the state writer");
+  }
+  async->data = impl_.get();
+  impl_->async = async;
+  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+  return {};
+}
+
+uint64_t StateDb::put_execution(const std::string& id, bool final, std::string record,
+                                bool fail_fast) {
+  Op op;
+  op.kind = Kind::kExecution;
+  op.final = final;
+  op.fail_fast = fail_fast;
+  op.id = id;
+  op.text = std::move(record);
+  return impl_->push(std::move(op));
+}
+
+uint64_t StateDb::put_source(const std::string& id, std::string source, bool fail_fast) {
+  Op op;
+  op.kind = Kind::kSource;
+  op.fail_fast = fail_fast;
+  op.id = id;
+  op.text = std::move(source);
+  return impl_->push(std::move(op));
+}
+
+uint64_t StateDb::put_run(const std::string& id, const std::string& execution_id,
+                          std::string record) {
+  Op op;
+  op.kind = Kind::kRun;
+  op.id = id;
+  op.execution_id = execution_id;
+  op.text = std::move(record);
+  return impl_->push(std::move(op));
+}
+
+void StateDb::when_stored(uint64_t seq, std::function<void(Status)> done) {
+  if (seq <= impl_->stored_upto) {
+    done(Status());
+    return;
+  }
+  impl_->waiters.emplace(seq, std::move(done));
+}
+
+uint64_t StateDb::last_seq() const { return impl_->next_seq - 1; }
+
+void StateDb::close(std::function<void()> done) {
+  impl_->close_done = std::move(done);
+  if (impl_->async == nullptr) {
+    auto fn = std::move(impl_->close_done);
+    if (fn) fn();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_one();
+}
+
+uint64_t StateDb::writes() const { return impl_->writes; }
+uint64_t StateDb::commits() const { return impl_->commits; }
+uint64_t StateDb::failed_commits() const { return impl_->failed_commits; }
+std::string StateDb::last_error() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->last_error;
+}
+
+}  // namespace agent::state
