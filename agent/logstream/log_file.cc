@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -221,7 +222,17 @@ struct OpenLog {
   std::optional<Error> error;
   std::string out;                                       // index + data frames not yet written
   std::vector<std::pair<ChunkPtr, uint64_t>> unwritten;  // chunks in `out`, stored size
+  // The filesystem was full (ENOSPC, EDQUOT): `out` is kept and written again
+  // later. The agent's back-pressure stops reading task output meanwhile, so
+  // nothing is dropped and memory stays bounded.
+  bool stalled = false;
+  bool close_requested = false;  // closed once it is no longer stalled
 };
+
+bool is_space_error(int err) { return err == ENOSPC || err == EDQUOT; }
+
+// How often a full filesystem is tried again.
+constexpr auto kStalledRetry = std::chrono::milliseconds(250);
 
 }  // namespace
 
@@ -354,10 +365,15 @@ void LogWriter::Impl::run() {
   }
   std::vector<Job> batch;
   bool stop = false;
+  bool stalled = false;
   while (!stop) {
     {
       std::unique_lock<std::mutex> lock(jobs_mu);
-      jobs_cv.wait(lock, [this] { return !jobs.empty(); });
+      if (stalled) {
+        jobs_cv.wait_for(lock, kStalledRetry, [this] { return !jobs.empty(); });
+      } else {
+        jobs_cv.wait(lock, [this] { return !jobs.empty(); });
+      }
       batch.swap(jobs);
     }
     for (Job& job : batch) {
@@ -368,11 +384,23 @@ void LogWriter::Impl::run() {
       process(job);
     }
     batch.clear();
-    for (auto& [key, log] : logs) flush(log);
+    stalled = false;
+    for (auto it = logs.begin(); it != logs.end();) {
+      OpenLog& log = it->second;
+      flush(log);
+      if (log.close_requested && !log.stalled) {
+        finish(log, it->first, true);
+        it = logs.erase(it);
+        continue;
+      }
+      stalled = stalled || log.stalled;
+      ++it;
+    }
     post(outbox);
   }
-  // Logs never closed by close_log: write what is left, close without a report.
-  for (auto& [key, log] : logs) finish(log, key, false);
+  // Logs never closed by close_log: write what is left, close without a report
+  // (one whose close waited for room reports it).
+  for (auto& [key, log] : logs) finish(log, key, log.close_requested);
   logs.clear();
   ZSTD_freeCCtx(cctx);
   cctx = nullptr;
@@ -411,8 +439,8 @@ void LogWriter::Impl::process(Job& job) {
             Done::closed(job.log_key, Error(Errc::kNotFound, "close of a log that is not open")));
         break;
       }
-      finish(it->second, job.log_key, true);
-      logs.erase(it);
+      // A log waiting for room is closed once written: its task's end waits.
+      it->second.close_requested = true;
       break;
     }
     case Job::kStop:
@@ -424,6 +452,10 @@ bool LogWriter::Impl::ensure_open(OpenLog& log) {
   if (log.fd >= 0) return true;
   int fd = ::open(log.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) {
+    if (is_space_error(errno)) {
+      log.stalled = true;
+      return false;
+    }
     log.error = Error::from_errno(errno, "opening log file '" + log.path + "'");
     return false;
   }
@@ -457,7 +489,7 @@ void LogWriter::Impl::append(Job& job) {
   if (!log.error && chunk.data.size() > UINT32_MAX) {
     log.error = Error(Errc::kInvalidArgument, "log chunk larger than 4 GiB");
   }
-  if (log.error || !ensure_open(log)) {
+  if (log.error) {
     outbox.push_back(Done::chunk_done(Done::kFailed, std::move(job.chunk)));
     return;
   }
@@ -480,24 +512,39 @@ void LogWriter::Impl::append(Job& job) {
   log.out.append(reinterpret_cast<const char*>(header), sizeof header);
   log.out.append(scratch.data(), n);
   log.unwritten.emplace_back(std::move(job.chunk), kIndexFrameSize + n);
-  if (log.out.size() >= kFlushBytes) flush(log);
+  if (log.out.size() >= kFlushBytes && !log.stalled) flush(log);
 }
 
 void LogWriter::Impl::flush(OpenLog& log) {
   if (log.unwritten.empty()) return;
+  if (!ensure_open(log)) {
+    if (log.stalled) return;  // tried again later
+    for (auto& [chunk, stored] : log.unwritten) {
+      outbox.push_back(Done::chunk_done(Done::kFailed, std::move(chunk)));
+    }
+    log.unwritten.clear();
+    log.out.clear();
+    post(outbox);
+    return;
+  }
   int err = write_all(log.fd, log.out.data(), log.out.size());
+  // Drop a partial pair so the file stays a clean prefix (best effort; a
+  // reader ignores a torn tail anyway).
+  if (err != 0 && ::ftruncate(log.fd, static_cast<off_t>(log.size)) != 0) {
+    // Nothing more to do: the error is reported below.
+  }
+  if (err != 0 && is_space_error(err)) {
+    log.stalled = true;  // kept, written again once there is room
+    return;
+  }
+  log.stalled = false;
   if (err == 0) {
     log.size += log.out.size();
     for (auto& [chunk, stored] : log.unwritten) {
       outbox.push_back(Done::chunk_done(Done::kCommitted, std::move(chunk), stored));
     }
   } else {
-    log.error = write_error(err, log.path);
-    // Drop a partial pair so the file stays a clean prefix (best effort; a
-    // reader ignores a torn tail anyway). Later chunks of this log are dropped.
-    if (::ftruncate(log.fd, static_cast<off_t>(log.size)) != 0) {
-      // Nothing more to do: the error is already recorded.
-    }
+    log.error = write_error(err, log.path);  // later chunks of this log are dropped
     for (auto& [chunk, stored] : log.unwritten) {
       outbox.push_back(Done::chunk_done(Done::kFailed, std::move(chunk)));
     }
@@ -510,6 +557,15 @@ void LogWriter::Impl::flush(OpenLog& log) {
 
 void LogWriter::Impl::finish(OpenLog& log, uint64_t key, bool report) {
   flush(log);
+  if (log.stalled) {  // only at stop: the filesystem is still full
+    log.error = Error(Errc::kResourceExhausted, "disk full: the end of log file '" + log.path +
+                                                    "' could not be written");
+    for (auto& [chunk, stored] : log.unwritten) {
+      outbox.push_back(Done::chunk_done(Done::kFailed, std::move(chunk)));
+    }
+    log.unwritten.clear();
+    log.out.clear();
+  }
   if (log.fd >= 0) {
     if (::fdatasync(log.fd) != 0 && !log.error) {
       log.error = Error::from_errno(errno, "syncing log file '" + log.path + "'");

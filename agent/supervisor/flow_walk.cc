@@ -112,8 +112,10 @@ void Supervisor::advance_step(Execution& exec) {
       return;
     }
     Frame& f = exec.frames.back();
-    // A stopping agent starts nothing more; the next start goes on from here.
-    bool stopping = exec.cancel_requested;
+    // A cancelled execution starts nothing more, once the runs recorded before
+    // a restart are taken up (a running one must be reached to be killed). A
+    // stopping agent starts nothing more either; the next start goes on.
+    bool stopping = exec.cancel_requested && exec.replay.empty();
     if (!stopping && f.failed && !f.in_errors && f.errors != nullptr && !f.errors->empty()) {
       f.list = f.errors;  // Kestra's `errors` branch: run once, after the failure
       f.next = 0;

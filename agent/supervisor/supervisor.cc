@@ -394,6 +394,19 @@ void Supervisor::end_execution(Execution& exec, State state) {
   exec.ended_ms = now_ms();
   if (exec.started_ms == 0) exec.started_ms = exec.ended_ms;
   exec.flow.reset();  // the definition is no longer needed
+  // Recorded runs the walk did not reach again (it ended first): kept, and
+  // what was running is reported as not run again.
+  while (!exec.replay.empty()) {
+    std::unique_ptr<TaskRun> run = std::move(exec.replay.front());
+    exec.replay.pop_front();
+    if (!is_final(run->state)) {
+      run->state = exec.cancel_requested ? State::kKilled : State::kFailed;
+      run->error = "the agent died while this attempt ran; its execution ended without it";
+      run->ended_ms = exec.ended_ms;
+      persist(exec, run.get());
+    }
+    exec.task_runs.push_back(std::move(run));
+  }
   // The final state is stored before it is announced.
   pending_fs_++;
   db_.when_stored(persist_exec(exec, state), [this, &exec, state](Status) {

@@ -143,20 +143,24 @@ void Supervisor::end_task_run(TaskRun& run) {
   }
   run.ended_ms = now_ms();
   std::string dir = live.shared_dir ? std::string() : std::move(live.working_dir);
+  // A resubmitted task keeps its slot until its next attempt is queued first:
+  // it keeps its place ahead of executions that were waiting.
   bool slot = live.takes_slot;
+  bool hold_slot = slot && state == State::kResubmitted;
   run.live.reset();
   live_runs_.erase(&run);
-  if (slot) running_--;
+  if (slot && !hold_slot) running_--;
   if (!dir.empty()) remove_working_dir(std::move(dir));
   run.state = state;
   // The final state is durable before anyone is told, and before the walk
   // goes on: a restart never runs again what a client saw end.
   exec.busy = true;
   pending_fs_++;
-  db_.when_stored(persist(exec, &run), [this, &run, &exec](Status) {
+  db_.when_stored(persist(exec, &run), [this, &run, &exec, hold_slot](Status) {
     pending_fs_--;
     exec.busy = false;
     notify(exec, &run);
+    if (hold_slot) running_--;
     after_run_stored(exec, run);
   });
   pump();
@@ -173,7 +177,7 @@ void Supervisor::after_run_stored(Execution& exec, TaskRun& run) {
       exec.pending_attempt = run.attempt + 1;
       exec.pending_first_ms = run.first_attempt_ms;
       exec.queued = true;
-      queue_.push_back(&exec);
+      queue_.push_front(&exec);  // it keeps its place
     }
     again = true;  // a stopping agent leaves it for the next start
   } else {
