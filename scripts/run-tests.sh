@@ -41,6 +41,17 @@ echo "== conformance ($build)"
 python3 "$here/test/conformance/run.py" --runnerd "$build/runnerd" --runnerctl "$build/runnerctl" \
   | tee "$results/conformance.txt" || status=1
 
+# The kill -9 test: a mixed workload while the agent is killed at random
+# points, then a ledger of submissions compared with the results
+# (test/crash/crash_loop.py; `make soak` runs 1,000 cycles).
+echo "== crash loop ($build)"
+if python3 "$here/test/crash/crash_loop.py" --runnerd "$build/runnerd" \
+    --cycles "${RUNNERD_CRASH_CYCLES:-20}" | tee "$results/crash.txt"; then
+  echo ok > "$results/crash.status"
+else
+  echo failed > "$results/crash.status"
+fi
+
 python3 - "$results" "$build" <<'PY'
 import json, os, re, sys
 passed = failed = pending = 0
@@ -56,6 +67,13 @@ for name, pattern in (("libs.txt", r"(\d+) passed, (\d+) failed"),
     else:
         failed += 1
         print(f"{name}: no summary line")
+crash = os.path.join(sys.argv[1], "crash.status")
+if os.path.exists(crash):
+    if open(crash).read().strip() == "ok":
+        passed += 1
+    else:
+        failed += 1
+        print("crash loop: failed (see its lines above)")
 for name in ("unit", "integration"):
     path = os.path.join(sys.argv[1], name + ".json")
     if not os.path.exists(path):
