@@ -439,8 +439,14 @@ void LogWriter::Impl::process(Job& job) {
             Done::closed(job.log_key, Error(Errc::kNotFound, "close of a log that is not open")));
         break;
       }
-      // A log waiting for room is closed once written: its task's end waits.
-      it->second.close_requested = true;
+      flush(it->second);
+      if (it->second.stalled) {
+        // A log waiting for room is closed once written: its task's end waits.
+        it->second.close_requested = true;
+        break;
+      }
+      finish(it->second, job.log_key, true);
+      logs.erase(it);
       break;
     }
     case Job::kStop:
@@ -558,8 +564,8 @@ void LogWriter::Impl::flush(OpenLog& log) {
 void LogWriter::Impl::finish(OpenLog& log, uint64_t key, bool report) {
   flush(log);
   if (log.stalled) {  // only at stop: the filesystem is still full
-    log.error = Error(Errc::kResourceExhausted, "disk full: the end of log file '" + log.path +
-                                                    "' could not be written");
+    // The agent stops while the filesystem is still full: the rest is lost.
+    log.error = write_error(ENOSPC, log.path);
     for (auto& [chunk, stored] : log.unwritten) {
       outbox.push_back(Done::chunk_done(Done::kFailed, std::move(chunk)));
     }
