@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "agent/common/crash_point.h"
 #include "agent/common/fs.h"
 #include "agent/common/ids.h"
 #include "agent/common/time.h"
@@ -180,6 +181,7 @@ Status Supervisor::submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs arg
     return Error(Errc::kAlreadyExists, "execution '" + raw->id + "' exists", "executionId");
   }
   submissions_++;
+  crash_point("submission_received");
   // Stored before it is acknowledged or started: a submission the client was
   // told about is never lost, and nothing runs that a restart would not know.
   std::string source = store::encode_source(*raw, args.definition_json, args.single_task,
@@ -194,6 +196,7 @@ Status Supervisor::submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs arg
                                          " (state directory " + config_.state_dir + ")"));
       return;
     }
+    crash_point("submission_stored");
     raw->stored = true;
     ordered_.push_back(raw);
     if (listener_ != nullptr) listener_->on_state(*raw, nullptr);
@@ -410,6 +413,7 @@ void Supervisor::end_execution(Execution& exec, State state) {
   // The final state is stored before it is announced.
   pending_fs_++;
   db_.when_stored(persist_exec(exec, state), [this, &exec, state](Status) {
+    crash_point("execution_stored");
     pending_fs_--;
     exec.state = state;
     notify(exec, nullptr);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/common/crash_point.h"
 #include "agent/common/time.h"
 #include "agent/log/log.h"
 #include "agent/supervisor/supervisor.h"
@@ -15,6 +16,7 @@ namespace agent {
 using logstream::Level;
 
 void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus> outcome) {
+  crash_point("task_exited");
   TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
   LiveTask& live = *run.live;
   live.out.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStdout, line); });
@@ -157,6 +159,7 @@ void Supervisor::end_task_run(TaskRun& run) {
   exec.busy = true;
   pending_fs_++;
   db_.when_stored(persist(exec, &run), [this, &run, &exec, hold_slot](Status) {
+    crash_point("run_stored");
     pending_fs_--;
     exec.busy = false;
     notify(exec, &run);

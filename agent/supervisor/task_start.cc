@@ -3,6 +3,7 @@
 // thread pool, then start it on its runner.
 #include <algorithm>
 
+#include "agent/common/crash_point.h"
 #include "agent/common/ids.h"
 #include "agent/common/time.h"
 #include "agent/flow/command_line.h"
@@ -251,6 +252,7 @@ void Supervisor::start_runner_task(Execution& exec) {
         // Not before its record is durable (normally long since).
         pending_fs_++;
         db_.when_stored(l.created_seq, [this, &exec, &run, prepared](Status) {
+          crash_point("run_created");
           pending_fs_--;
           LiveTask& ll = *run.live;
           // A cancelled task does not start; one taken up after a restart is
@@ -303,6 +305,7 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
     fail_start(run, started.error());
     return;
   }
+  crash_point("task_started");
   live.task = std::move(started).value();
   live.task->supervisor_data = &run;
   run.pid = live.task->pid();
