@@ -17,6 +17,7 @@
 #include "agent/server/server.h"
 #include "agent/supervisor/supervisor.h"
 #include "runners/builtin.h"
+#include "runners/process/task_reaper.h"
 
 namespace {
 
@@ -193,6 +194,11 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The Process runner's task reaper (runners/process/task_reaper.h).
+  if (argc == 3 && std::strcmp(argv[1], "--task-reaper") == 0) {
+    return runners::process::run_task_reaper(argv[2]);
+  }
+  runners::process::enable_task_reaper("/proc/self/exe");
   Options o;
   int rc = parse_args(argc, argv, o);
   if (rc >= 0) return rc;

@@ -13,6 +13,7 @@
 #include "agent/uv/closeable.h"
 #include "runners/process/spawn.h"
 #include "runners/process/task_cgroup.h"
+#include "runners/process/task_reaper.h"
 
 namespace runners::process {
 
@@ -79,6 +80,7 @@ class ProcessRunner final : public agent::runner::Runner {
  public:
   ProcessRunner(uv_loop_t* loop, const agent::AgentConfig& config) : loop_(loop), config_(config) {}
   void close() override {
+    reaper_.stop();  // every task has ended: nothing for it to kill
     for (auto& dir : pending_cgroups_) (void)cgroup::remove(dir);
     pending_cgroups_.clear();
     // The agent's own cgroup directory goes when its last task's did.
@@ -110,6 +112,27 @@ class ProcessRunner final : public agent::runner::Runner {
     } else {
       agent::log::info("process runner: task cgroups under " + cgroups_.dir());
       sweep_cgroups();
+    }
+    start_reaper();
+  }
+
+  void start_reaper() {
+    agent::Status st = reaper_.start(cgroups_.enabled() ? cgroups_.dir() : std::string());
+    if (!st.ok()) {
+      agent::log::warn("process runner: " + st.error().message() +
+                       "; tasks left by an agent that dies are killed only at its next start");
+    }
+  }
+
+  // The reaper's names: a cgroup by its directory name, else the process group.
+  void track(const ProcessTask& task, bool add) {
+    if (!task.cgroup_dir.empty()) {
+      std::string name = task.cgroup_dir.substr(task.cgroup_dir.rfind('/') + 1);
+      if (add) reaper_.track_cgroup(name); else reaper_.untrack_cgroup(name);
+    } else if (add) {
+      reaper_.track_group(task.pid_);
+    } else {
+      reaper_.untrack_group(task.pid_);
     }
   }
 
@@ -183,6 +206,7 @@ class ProcessRunner final : public agent::runner::Runner {
       return st.error();
     }
     running_++;
+    track(*task, true);
     return std::unique_ptr<agent::runner::RunnerTask>(std::move(task));
   }
 
@@ -229,7 +253,11 @@ class ProcessRunner final : public agent::runner::Runner {
     std::vector<std::string> still;
     for (auto& dir : self->pending_cgroups_) {
       cgroup::signal_all(dir, SIGKILL);
-      if (!cgroup::remove(dir).ok()) still.push_back(dir);
+      if (cgroup::remove(dir).ok()) {
+        self->reaper_.untrack_cgroup(dir.substr(dir.rfind('/') + 1));
+      } else {
+        still.push_back(dir);
+      }
     }
     self->pending_cgroups_ = std::move(still);
     if (!self->pending_cgroups_.empty()) uv_timer_start(t, &ProcessRunner::on_retry, 200, 0);
@@ -238,6 +266,7 @@ class ProcessRunner final : public agent::runner::Runner {
   uv_loop_t* loop_;
   const agent::AgentConfig& config_;
   CgroupRoot cgroups_;
+  TaskReaper reaper_;
   int64_t spawned_ = 0;
   int64_t running_ = 0;
   std::vector<std::string> pending_cgroups_;
@@ -342,8 +371,10 @@ void ProcessTask::maybe_finish() {
   finished_ = true;
   uv_timer_stop(&drain_timer_);
   runner_.task_finished();
-  if (!cgroup_dir.empty()) {
-    if (!cgroup::remove(cgroup_dir).ok()) runner_.remove_cgroup_later(cgroup_dir);
+  if (cgroup_dir.empty() || cgroup::remove(cgroup_dir).ok()) {
+    runner_.track(*this, false);
+  } else {
+    runner_.remove_cgroup_later(cgroup_dir);  // still named to the reaper meanwhile
   }
   ExitStatus status = agent::runner::Exited{0};
   if (WIFEXITED(wait_status_)) {

@@ -102,6 +102,13 @@ TEST(Restart, AProcessTaskRunningAtAKillIsResubmittedAndNothingOfItSurvives) {
   pid_t grandchild = read_pid(d + "/grandchild");
   pid_t main_pid = read_pid(d + "/main");
   ASSERT_TRUE(agent->stop(SIGKILL, 10s));
+  // Killed with the agent, before any restart: the task reaper sees the agent
+  // go and kills the task's cgroup.
+  for (int i = 0; i < 200 && (alive(grandchild) || alive(main_pid)); i++) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_FALSE(alive(grandchild)) << "a setsid grandchild outlived the agent";
+  EXPECT_FALSE(alive(main_pid));
   auto again = AgentProcess::start(RUNNERD_BIN, kProcess, agent->state_dir());
   ASSERT_TRUE(again);
   Client c(again->socket());
