@@ -34,7 +34,8 @@ Value merge(const Value& low, const Value& high, bool high_keys_first) {
       }
     };
     for (const auto& [k, v] : primary) add(k);
-    for (const auto& [k, v] : secondary) {
+    for (const auto& entry : secondary) {
+      const std::string& k = entry.first;  // a lambda may not capture a structured binding (clang 14)
       bool seen = std::any_of(primary.begin(), primary.end(), [&](const auto& kv) { return kv.first == k; });
       if (!seen) add(k);
     }

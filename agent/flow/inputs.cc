@@ -403,7 +403,8 @@ Result<Value> resolve_inputs(const std::vector<InputDef>& defs, const Value& sup
                              const FileInputStore& store_file, std::vector<std::string>* secrets) {
   if (supplied.is_map()) {
     for (const auto& [k, v] : supplied.as_map()) {
-      bool known = std::any_of(defs.begin(), defs.end(), [&](const InputDef& d) { return d.id == k; });
+      const std::string& name = k;  // a lambda may not capture a structured binding (clang 14)
+      bool known = std::any_of(defs.begin(), defs.end(), [&](const InputDef& d) { return d.id == name; });
       if (!known) {
         std::string list;
         for (const auto& d : defs) list += (list.empty() ? "" : ", ") + d.id;

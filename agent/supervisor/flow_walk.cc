@@ -360,7 +360,7 @@ void Supervisor::start_working_directory(Execution& exec, const flow::TaskDef& d
   pending_fs_++;
   auto status = std::make_shared<Status>();
   uv::queue_work(
-      loop_, [this, prepared, status] { *status = prepare_files(*prepared); },
+      loop_, [prepared, status] { *status = prepare_files(*prepared); },
       [this, &exec, &run, &def, prepared, status] {
         pending_fs_--;
         exec.busy = false;

@@ -304,8 +304,9 @@ void Supervisor::handle_line(TaskRun& run, runner::OutputStream stream, std::str
     logstream::ClassifiedLine c = logstream::classify_line(bare);
     if (c.kind == logstream::LineKind::kProtocol) {
       for (auto& [key, value] : c.message.outputs) {
+        const std::string& name = key;  // a lambda may not capture a structured binding (clang 14)
         auto it = std::find_if(run.vars.begin(), run.vars.end(),
-                               [&](const auto& kv) { return kv.first == key; });
+                               [&](const auto& kv) { return kv.first == name; });
         if (it != run.vars.end()) {
           it->second = std::move(value);
         } else {
