@@ -2,8 +2,12 @@
 
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <random>
 
 #include <simdjson.h>
 
@@ -40,6 +44,15 @@ constexpr std::chrono::milliseconds kMaxPullBackoff{120'000};
 // How long a log stream may stay silent once the container exited: podman's
 // can hang with nothing sent; past this it is cancelled and the task ends.
 constexpr std::chrono::milliseconds kLogDrain{30'000};
+// An engine that stops answering (its service killed and restarted, its
+// socket gone for a moment) is waited for this long: every call of a task's
+// sequence is made again after a transport failure (refused, reset, no
+// socket), waiting 0.2 s, then twice as long each time up to 5 s (with
+// jitter), until the engine answers or this much time passed since it last
+// did. A fixed bound, not an option: agent/config has no key for it yet.
+constexpr std::chrono::milliseconds kEngineOutage{120'000};
+constexpr uint64_t kRetryFirstMs = 200;
+constexpr uint64_t kRetryMaxMs = 5000;
 
 class DockerRunner;
 
@@ -71,16 +84,34 @@ class DockerTask final : public agent::runner::RunnerTask {
   agent::http::RequestId call(std::string method, std::string path, std::string body, Next next,
                               agent::http::Headers headers = {},
                               std::chrono::milliseconds timeout = kCallTimeout);
+  // call(), made again after an engine outage (see kEngineOutage): `next`
+  // sees an answer of the engine, or the error that ended the wait.
+  void call_through(std::string method, std::string path, std::string body, std::string what, Next next,
+                    std::chrono::milliseconds timeout = kCallTimeout);
+  // After a failure of a call named `what`: how long to wait before making it
+  // again, or nullopt when it must not be (not a transport failure, the
+  // outage outlasted kEngineOutage, the task already ended). Notes the outage.
+  std::optional<uint64_t> retry_delay(const Error& e, std::string_view what);
+  void engine_answered();
+  // Runs `fn` from the loop after `ms`, holding busy_ meanwhile.
+  void after(uint64_t ms, std::function<void()> fn);
   void done_one();
   bool stopping() const { return kill_requested_ || !error_.ok(); }
 
+  std::string labelled_containers_path() const;
   void find_existing();
   void ensure_image();
   void pull();
   void create();
+  void adopt_or_create();
+  void created(std::string id);
   void copy_in();
   void start();
+  void start_again();
+  void running();
   void attach();
+  void wait();
+  void on_log_bytes(agent::runner::OutputStream s, std::string_view bytes);
   void maybe_exited();
   void read_logs(bool follow);
   void bound_log_drain();
@@ -95,7 +126,11 @@ class DockerTask final : public agent::runner::RunnerTask {
   Options options_;
   Engine engine_;
   std::string id_;
-  LogDemux demux_;
+  // A log stream read again after an outage starts from the beginning: what
+  // was already delivered, counted per stream, is skipped.
+  std::optional<LogDemux> demux_;
+  uint64_t log_seen_[2] = {0, 0};       // bytes of each stream in the current read
+  uint64_t log_delivered_[2] = {0, 0};  // bytes of each stream passed on, over all reads
   int busy_ = 0;
   bool released_ = false;
   bool finished_ = false;
@@ -113,6 +148,15 @@ class DockerTask final : public agent::runner::RunnerTask {
   int pull_attempt_ = 0;
   std::unique_ptr<agent::uv::Timer> timer_;
   std::string archive_;  // the working directory copied back
+  bool reported_ = false;         // on_finished was called
+  bool logs_retrying_ = false;    // the log stream waits to be read again
+  bool paused_ = false;           // the supervisor asked to stop reading the output
+  uint64_t outage_since_ms_ = 0;  // loop time of the first failure since the engine last answered
+  bool engine_gone_ = false;      // an outage outlasted kEngineOutage: no more waiting
+  int outage_tries_ = 0;
+  uint64_t next_wait_ = 0;
+  std::map<uint64_t, std::unique_ptr<agent::uv::Timer>> waits_;
+  std::minstd_rand rng_;
 };
 
 class DockerRunner final : public agent::runner::Runner {
@@ -166,14 +210,15 @@ class DockerRunner final : public agent::runner::Runner {
   std::vector<std::pair<std::string, int64_t>> counters() const override {
     return {{"docker_containers_created", created},
             {"docker_pulls", pulls},
-            {"docker_engine_errors", engine_errors}};
+            {"docker_engine_errors", engine_errors},
+            {"docker_engine_outages", engine_outages}};
   }
 
   uv_loop_t* loop() const { return loop_; }
   const agent::AgentConfig& config() const { return config_; }
   agent::http::HttpClient& http() { return *http_; }
 
-  int64_t created = 0, pulls = 0, engine_errors = 0;
+  int64_t created = 0, pulls = 0, engine_errors = 0, engine_outages = 0;
 
  private:
   uv_loop_t* loop_;
@@ -186,9 +231,7 @@ DockerTask::DockerTask(DockerRunner& runner, TaskObserver& observer, Options opt
       observer_(observer),
       options_(std::move(options)),
       engine_(runner.http(), std::move(socket)),
-      demux_([this](agent::runner::OutputStream s, std::string_view bytes) {
-        observer_.on_output(*this, s, bytes);
-      }) {}
+      rng_(static_cast<uint32_t>(uv_hrtime() ^ reinterpret_cast<uintptr_t>(this))) {}
 
 agent::http::RequestId DockerTask::call(std::string method, std::string path, std::string body, Next next,
                                         agent::http::Headers headers, std::chrono::milliseconds timeout) {
@@ -200,6 +243,87 @@ agent::http::RequestId DockerTask::call(std::string method, std::string path, st
         done_one();
       },
       std::move(headers), timeout);
+}
+
+void DockerTask::call_through(std::string method, std::string path, std::string body, std::string what,
+                              Next next, std::chrono::milliseconds timeout) {
+  // Kept for a second try: only small bodies go through here (the create
+  // body); the archive copied in is packed again instead.
+  std::string again = body;
+  call(std::move(method), std::move(path), std::move(body),
+       [this, method, path, again = std::move(again), what = std::move(what), next = std::move(next),
+        timeout](Result<Response> r) mutable {
+         if (!r.ok()) {
+           if (auto wait = retry_delay(r.error(), what)) {
+             after(*wait, [this, method = std::move(method), path = std::move(path), again = std::move(again),
+                           what = std::move(what), next = std::move(next), timeout]() mutable {
+               call_through(std::move(method), std::move(path), std::move(again), std::move(what),
+                            std::move(next), timeout);
+             });
+             return;
+           }
+         } else {
+           engine_answered();
+         }
+         next(std::move(r));
+       },
+       {}, timeout);
+}
+
+std::optional<uint64_t> DockerTask::retry_delay(const Error& e, std::string_view what) {
+  if (e.code() != Errc::kUnavailable || reported_ || engine_gone_) return std::nullopt;
+  uint64_t now = uv_now(runner_.loop());
+  if (outage_since_ms_ == 0) {
+    // Before any container exists, a socket that is not there at all is a
+    // host or option mistake, said at once; a refused or dropped connection
+    // is an engine being restarted, waited for.
+    if (id_.empty() && ::access(engine_.socket().c_str(), F_OK) != 0) return std::nullopt;
+    outage_since_ms_ = now;
+    outage_tries_ = 0;
+    runner_.engine_outages++;
+    observer_.on_note(*this, true,
+                      std::string(what) + ": the container engine at unix://" + engine_.socket() +
+                          " does not answer (" + e.message() + "); trying again for up to " +
+                          std::to_string(kEngineOutage.count() / 1000) + " s");
+  }
+  if (now - outage_since_ms_ >= static_cast<uint64_t>(kEngineOutage.count())) {
+    engine_gone_ = true;
+    observer_.on_note(*this, true,
+                      "the container engine did not answer for " + std::to_string(kEngineOutage.count() / 1000) +
+                          " s: giving up");
+    return std::nullopt;
+  }
+  uint64_t wait = kRetryFirstMs;
+  for (int i = 0; i < outage_tries_ && wait < kRetryMaxMs; i++) wait *= 2;
+  wait = std::min(wait, kRetryMaxMs);
+  outage_tries_++;
+  // +-25%: tasks that lost the engine together do not come back together.
+  return wait * 3 / 4 + rng_() % (wait / 2 + 1);
+}
+
+void DockerTask::engine_answered() {
+  if (outage_since_ms_ == 0) return;
+  uint64_t ms = uv_now(runner_.loop()) - outage_since_ms_;
+  outage_since_ms_ = 0;
+  outage_tries_ = 0;
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(ms) / 1000.0);
+  observer_.on_note(*this, false, std::string("the container engine answers again after ") + secs + " s");
+}
+
+void DockerTask::after(uint64_t ms, std::function<void()> fn) {
+  busy_++;
+  uint64_t key = next_wait_++;
+  auto& t = waits_[key];
+  t = agent::uv::Timer::create(runner_.loop());
+  t->start(ms, 0, [this, key, fn = std::move(fn)] {
+    auto f = fn;  // the timer (and this lambda) goes away below
+    auto it = waits_.find(key);
+    agent::uv::close(it->second);
+    waits_.erase(it);
+    if (!reported_) f();
+    done_one();
+  });
 }
 
 // The last piece of work of a released task frees it.
@@ -236,15 +360,20 @@ void DockerTask::begin() {
   });
 }
 
-// Kestra's resume: a container that carries all six labels of this attempt
-// (left by an agent that stopped while it ran) is followed instead of a new one.
-void DockerTask::find_existing() {
+// The containers (in every state) that carry all six labels of this task run attempt.
+std::string DockerTask::labelled_containers_path() const {
   std::string filters;
   agent::json::Writer w(filters);
   w.begin_object().key("label").begin_array();
   for (const auto& [k, v] : labels) w.string(k + "=" + v);
   w.end_array().end_object();
-  call("GET", "/containers/json?all=1&filters=" + query_escape(filters), "", [this](Result<Response> r) {
+  return "/containers/json?all=1&filters=" + query_escape(filters);
+}
+
+// Kestra's resume: a container that carries all six labels of this attempt
+// (left by an agent that stopped while it ran) is followed instead of a new one.
+void DockerTask::find_existing() {
+  call_through("GET", labelled_containers_path(), "", "list containers", [this](Result<Response> r) {
     auto ok = engine_.check(std::move(r), "list containers", {200});
     if (!ok.ok()) return fail(std::move(ok).error());
     podman_ = ok->header("Libpod-Api-Version") != nullptr;
@@ -347,6 +476,15 @@ void DockerTask::pull() {
 
 void DockerTask::create() {
   call("POST", "/containers/create", create_body, [this](Result<Response> r) {
+    if (!r.ok()) {
+      if (auto wait = retry_delay(r.error(), "create container from " + image)) {
+        // The engine may have made the container before the connection
+        // dropped: it is looked for by this attempt's labels, never made twice.
+        return after(*wait, [this] { adopt_or_create(); });
+      }
+    } else {
+      engine_answered();
+    }
     if (r.ok() && r->status == 404 && options_.pull_policy == PullPolicy::kNever) {
       return fail(Error(Errc::kNotFound, "image " + image +
                                              " is not on the container engine and pullPolicy is NEVER: "
@@ -365,11 +503,36 @@ void DockerTask::create() {
     if (parser.parse(ok->body)["Id"].get_string().get(id) != simdjson::SUCCESS || id.empty()) {
       return fail(Error(Errc::kInternal, "create container: the engine's answer has no Id"));
     }
-    id_ = std::string(id);
-    runner_.created++;
+    created(std::string(id));
+  });
+}
+
+void DockerTask::created(std::string id) {
+  id_ = std::move(id);
+  runner_.created++;
+  if (stopping()) return cleanup();
+  if (options_.file_handling == FileHandling::kVolume) return copy_in();
+  start();
+}
+
+// After a create whose answer was lost: the container it may have made, else a new one.
+void DockerTask::adopt_or_create() {
+  call_through("GET", labelled_containers_path(), "", "list containers", [this](Result<Response> r) {
+    auto ok = engine_.check(std::move(r), "list containers", {200});
+    if (!ok.ok()) return fail(std::move(ok).error());
+    podman_ = ok->header("Libpod-Api-Version") != nullptr;
+    simdjson::dom::parser parser;
+    simdjson::dom::array list;
+    std::string_view id;
+    if (parser.parse(ok->body).get_array().get(list) == simdjson::SUCCESS && list.size() > 0 &&
+        list.at(0)["Id"].get_string().get(id) == simdjson::SUCCESS && !id.empty()) {
+      observer_.on_note(*this, false,
+                        "container " + std::string(id.substr(0, 12)) +
+                            " was made before the engine stopped answering: using it");
+      return created(std::string(id));
+    }
     if (stopping()) return cleanup();
-    if (options_.file_handling == FileHandling::kVolume) return copy_in();
-    start();
+    create();
   });
 }
 
@@ -390,6 +553,14 @@ void DockerTask::copy_in() {
         } else {
           call("PUT", "/containers/" + id_ + "/archive?path=%2F", std::move(**tar),
                [this](Result<Response> r) {
+                 if (!r.ok()) {
+                   // Packed again for the next try rather than kept.
+                   if (auto wait = retry_delay(r.error(), "copy the working directory into the container")) {
+                     return after(*wait, [this] { copy_in(); });
+                   }
+                 } else {
+                   engine_answered();
+                 }
                  auto ok = engine_.check(std::move(r), "copy the working directory into the container",
                                          {200});
                  if (!ok.ok()) return fail(std::move(ok).error());
@@ -404,21 +575,54 @@ void DockerTask::copy_in() {
 
 void DockerTask::start() {
   call("POST", "/containers/" + id_ + "/start", "", [this](Result<Response> r) {
+    if (!r.ok()) {
+      if (auto wait = retry_delay(r.error(), "start container " + id_.substr(0, 12))) {
+        return after(*wait, [this] { start_again(); });
+      }
+    } else {
+      engine_answered();
+    }
     auto ok = engine_.check(std::move(r), "start container " + id_.substr(0, 12), {204, 304});
     if (!ok.ok()) return fail(std::move(ok).error());
-    started_ = true;
-    if (kill_requested_) send_kill();
-    if (!options_.wait) {
-      // Kestra: wait=false returns at once, exit 0; the container keeps running
-      // and is neither followed nor removed.
-      observer_.on_note(*this, false, "container " + id_.substr(0, 12) + " started; not waiting for it (wait: false)");
-      exit_code_ = 0;
-      finished_ = true;
-      observer_.on_finished(*this, ExitStatus{agent::runner::Exited{0}});
-      return;
-    }
-    attach();
+    running();
   });
+}
+
+// After a start whose answer was lost: the engine may have started the
+// container (which may even have ended since); only one still in its created
+// state is started, so the task's code never runs twice.
+void DockerTask::start_again() {
+  call_through("GET", "/containers/" + id_ + "/json", "", "inspect container " + id_.substr(0, 12),
+               [this](Result<Response> r) {
+                 auto ok = engine_.check(std::move(r), "inspect container " + id_.substr(0, 12), {200});
+                 if (!ok.ok()) return fail(std::move(ok).error());
+                 simdjson::dom::parser parser;
+                 std::string_view state;
+                 if (parser.parse(ok->body)["State"]["Status"].get_string().get(state) != simdjson::SUCCESS) {
+                   return fail(Error(Errc::kInternal, "inspect container: no State.Status in the answer"));
+                 }
+                 if (state == "created" || state == "configured") {
+                   if (stopping()) return cleanup();
+                   return start();
+                 }
+                 running();
+               });
+}
+
+void DockerTask::running() {
+  started_ = true;
+  if (kill_requested_) send_kill();
+  if (!options_.wait) {
+    // Kestra: wait=false returns at once, exit 0; the container keeps running
+    // and is neither followed nor removed.
+    observer_.on_note(*this, false, "container " + id_.substr(0, 12) + " started; not waiting for it (wait: false)");
+    exit_code_ = 0;
+    finished_ = true;
+    reported_ = true;
+    observer_.on_finished(*this, ExitStatus{agent::runner::Exited{0}});
+    return;
+  }
+  attach();
 }
 
 // Docker: the followed log stream and the wait run side by side; the
@@ -429,8 +633,14 @@ void DockerTask::start() {
 // complete and in order, but not live.
 void DockerTask::attach() {
   if (!podman_) read_logs(true);
-  call(
-      "POST", "/containers/" + id_ + "/wait", "",
+  wait();
+}
+
+// The wait by id survives an engine outage: asked again once the engine is
+// back, it returns the exit code of a container that ended meanwhile.
+void DockerTask::wait() {
+  call_through(
+      "POST", "/containers/" + id_ + "/wait", "", "wait for container " + id_.substr(0, 12),
       [this](Result<Response> r) {
         auto ok = engine_.check(std::move(r), "wait for container " + id_.substr(0, 12), {200});
         if (!ok.ok()) {
@@ -449,14 +659,28 @@ void DockerTask::attach() {
         if (!logs_done_) bound_log_drain();
         maybe_exited();
       },
-      {}, std::chrono::milliseconds{0});
+      std::chrono::milliseconds{0});
+}
+
+void DockerTask::on_log_bytes(agent::runner::OutputStream s, std::string_view bytes) {
+  size_t i = s == agent::runner::OutputStream::kStderr ? 1 : 0;
+  uint64_t from = log_seen_[i];
+  log_seen_[i] += bytes.size();
+  if (log_seen_[i] <= log_delivered_[i]) return;  // delivered by an earlier read
+  if (from < log_delivered_[i]) bytes.remove_prefix(static_cast<size_t>(log_delivered_[i] - from));
+  log_delivered_[i] = log_seen_[i];
+  observer_.on_output(*this, s, bytes);
 }
 
 void DockerTask::read_logs(bool follow) {
   busy_++;
+  logs_retrying_ = false;
+  log_seen_[0] = log_seen_[1] = 0;
+  demux_.emplace([this](agent::runner::OutputStream s, std::string_view bytes) { on_log_bytes(s, bytes); });
   logs_ = engine_.stream(
       "/containers/" + id_ + "/logs?stdout=1&stderr=1" + (follow ? "&follow=1" : ""),
       [this](const Response& head) {
+        engine_answered();
         if (head.status != 200) {
           error_ = Error(Errc::kInternal, "read the container's logs: HTTP " + std::to_string(head.status));
         }
@@ -464,11 +688,27 @@ void DockerTask::read_logs(bool follow) {
       [this](std::string_view chunk) {
         log_activity_ms_ = uv_now(runner_.loop());
         if (!error_.ok()) return;
-        Status st = demux_.feed(chunk);
+        Status st = demux_->feed(chunk);
         if (!st.ok()) error_ = Error(Errc::kInternal, "container logs: " + st.error().message());
       },
-      [this](Status st) {
+      [this, follow](Status st) {
         logs_ = 0;
+        if (!st.ok() && error_.ok()) {
+          // Read again from the start after the outage; what was delivered is skipped.
+          if (auto wait = retry_delay(st.error(), "read the container's logs")) {
+            logs_retrying_ = true;
+            after(*wait, [this, follow] {
+              if (!error_.ok()) {
+                logs_retrying_ = false;
+                logs_done_ = true;
+                return maybe_exited();
+              }
+              read_logs(follow);
+            });
+            return done_one();
+          }
+        }
+        logs_retrying_ = false;
         logs_done_ = true;
         if (timer_ != nullptr) agent::uv::close(timer_);
         if (!st.ok() && st.error().code() != Errc::kCancelled && error_.ok()) {
@@ -477,14 +717,19 @@ void DockerTask::read_logs(bool follow) {
         maybe_exited();
         done_one();
       });
+  if (paused_) engine_.pause(logs_, true);
   if (!follow) bound_log_drain();
 }
 
 void DockerTask::bound_log_drain() {
   log_activity_ms_ = uv_now(runner_.loop());
+  if (timer_ != nullptr) return;  // already bounded (a stream read again)
   timer_ = agent::uv::Timer::create(runner_.loop());
   timer_->start(1000, 1000, [this] {
-    if (logs_ == 0) return agent::uv::close(timer_);
+    if (logs_ == 0) {
+      if (!logs_retrying_) agent::uv::close(timer_);
+      return;
+    }
     if (uv_now(runner_.loop()) - log_activity_ms_ < static_cast<uint64_t>(kLogDrain.count())) return;
     agent::uv::close(timer_);
     observer_.on_note(*this, true,
@@ -511,6 +756,7 @@ void DockerTask::copy_out() {
   archive_req_ = engine_.stream(
       "/containers/" + id_ + "/archive?path=" + query_escape(working_dir),
       [this, answered](const Response& head) {
+        engine_answered();
         *answered = head.status == 200;
         if (head.status != 200) {
           observer_.on_note(*this, true,
@@ -528,6 +774,13 @@ void DockerTask::copy_out() {
       },
       [this, too_big, answered, max](Status st) {
         archive_req_ = 0;
+        if (!st.ok() && !*too_big) {
+          if (auto wait = retry_delay(st.error(), "copy the working directory back")) {
+            archive_.clear();
+            after(*wait, [this] { copy_out(); });
+            return done_one();
+          }
+        }
         if (!*answered) archive_.clear();
         if (*too_big) {
           observer_.on_note(*this, true,
@@ -564,19 +817,22 @@ void DockerTask::copy_out() {
 }
 
 // Kestra's finally: kill what may still run, then remove the container (and
-// its anonymous volumes) when `delete` is set. Errors here only warn.
+// its anonymous volumes) when `delete` is set. Errors here only warn; an
+// engine outage is waited for, so that the container does not outlive its task.
 void DockerTask::cleanup() {
   if (finished_) return;
   finished_ = true;
   if (id_.empty() || !options_.delete_) return finish();
-  call("DELETE", "/containers/" + id_ + "?force=1&v=1", "", [this](Result<Response> r) {
-    auto ok = engine_.check(std::move(r), "remove container " + id_.substr(0, 12), {204, 200, 404});
-    if (!ok.ok()) observer_.on_note(*this, true, ok.error().message());
-    finish();
-  });
+  call_through("DELETE", "/containers/" + id_ + "?force=1&v=1", "", "remove container " + id_.substr(0, 12),
+               [this](Result<Response> r) {
+                 auto ok = engine_.check(std::move(r), "remove container " + id_.substr(0, 12), {204, 200, 404});
+                 if (!ok.ok()) observer_.on_note(*this, true, ok.error().message());
+                 finish();
+               });
 }
 
 void DockerTask::finish() {
+  reported_ = true;
   if (!error_.ok()) {
     observer_.on_finished(*this, error_.error());
   } else if (exit_code_) {
@@ -586,6 +842,7 @@ void DockerTask::finish() {
   }
 }
 
+// Made again after an engine outage, as long as the task has not ended.
 void DockerTask::send_kill() {
   std::string path;
   if (kill_mode_ == KillMode::kGraceful && options_.kill_grace.count() > 0) {
@@ -594,8 +851,7 @@ void DockerTask::send_kill() {
   } else {
     path = "/containers/" + id_ + "/kill";
   }
-  busy_++;
-  engine_.call("POST", path, "", [this](Result<Response>) { done_one(); });
+  call_through("POST", path, "", "stop container " + id_.substr(0, 12), [](Result<Response>) {});
 }
 
 // Before the container runs, a kill stops the sequence at its next step (a
@@ -619,6 +875,7 @@ void DockerTask::kill(KillMode mode) {
 }
 
 void DockerTask::set_paused(bool paused) {
+  paused_ = paused;
   if (logs_ != 0) engine_.pause(logs_, paused);
 }
 
