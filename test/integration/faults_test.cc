@@ -82,6 +82,18 @@ int64_t cpu_ticks(pid_t pid) {
   return utime + stime;
 }
 
+// "fd -> target" of every open fd of a process.
+std::set<std::string> fd_targets(pid_t pid) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::error_code ec2;
+    out.insert(it->path().filename().string() + " -> " + std::filesystem::read_symlink(it->path(), ec2).string());
+  }
+  return out;
+}
+
 int fd_count(pid_t pid) {
   int n = 0;
   std::error_code ec;
@@ -326,7 +338,7 @@ TEST_F(EngineFaults, AnEngineDownAtSubmissionIsWaitedForAndMakesOneContainer) {
 // again, gets every line exactly once and in order (it is served from the
 // stored log, PROTOCOL.md "Framing and limits").
 TEST(Faults, AStalledFollowerCostsBoundedMemoryAndThenGetsEveryLineInOrder) {
-  auto agent = AgentProcess::start(RUNNERD_BIN, "maxClientBufferBytes: 1048576\n");
+  auto agent = AgentProcess::start(RUNNERD_BIN);
   ASSERT_TRUE(agent);
   Client c(agent->socket());
   Client stalled(agent->socket());
@@ -347,10 +359,12 @@ TEST(Faults, AStalledFollowerCostsBoundedMemoryAndThenGetsEveryLineInOrder) {
   auto g = get_execution(c, id);
   ASSERT_TRUE(g);
   ASSERT_EQ(g->num("/result/taskRuns/0/logLines"), kLines);
-  // The agent held far less than the log: its client buffer is 1 MiB, its log
-  // writer's queue at most 64 MiB (LogWriter::kHighWater).
+  // The agent held far less than the log: a follower is served from the
+  // stored log, 1 MiB at a time, only while its unread output is under 1 MiB
+  // (Connection::kLowWater); the log writer's queue is at most 64 MiB
+  // (LogWriter::kHighWater).
   if (!kSanitized) {
-    EXPECT_LT(growth_kb, 96 * 1024) << "agent RSS grew by " << growth_kb << " KiB";
+    EXPECT_LT(growth_kb, 80 * 1024) << "agent RSS grew by " << growth_kb << " KiB";
   }
   // Now the follower reads: every line, once, in order, then the end.
   int64_t next = 0;
@@ -554,7 +568,7 @@ TEST(Faults, AGrandchildHoldingTheOutputDoesNotKeepTheTaskRunning) {
 
 int64_t read_number(const std::string& path) { return std::atoll(read_text(path).c_str()); }
 
-// RUNNERD_TEST_SLEEPERS tasks (default 2,000, under 90 s in make test;
+// RUNNERD_TEST_SLEEPERS tasks (default 2,000, 1,000 under ASan: under 90 s in make test;
 // test/soak/many_tasks.sh runs 10,000), each its own execution running
 // `sleep` until one common instant, all running at once: the agent's fds and
 // PSS per task are measured, then all end together and every one must be
@@ -562,7 +576,7 @@ int64_t read_number(const std::string& path) { return std::atoll(read_text(path)
 // directory. As root the agent's RLIMIT_NOFILE is raised to what the tasks
 // need (up to fs.nr_open); the limits are printed.
 TEST(Faults, ThousandsOfSleepingTasksRunAtOnceAndEndClean) {
-  int n = 2000;
+  int n = kSanitized ? 1000 : 2000;
   if (const char* env = std::getenv("RUNNERD_TEST_SLEEPERS")) n = std::atoi(env);
   auto agent = AgentProcess::start(RUNNERD_BIN, "maxRunning: " + std::to_string(n) + "\n");
   ASSERT_TRUE(agent);
@@ -593,15 +607,19 @@ TEST(Faults, ThousandsOfSleepingTasksRunAtOnceAndEndClean) {
     size_t at = log.find("task cgroups under ");
     if (at != std::string::npos) cgroups = log.substr(at + 19, log.find('\n', at) - at - 19);
   }
+  Client c(agent->socket());
+  ASSERT_TRUE(c.call("{\"op\":\"stats\"}"));  // accepted: its fd counts in the baseline
   int fds_before = fd_count(pid);
+  auto fds_before_list = fd_targets(pid);
   int64_t pss_before = proc_kb(pid, "smaps_rollup", "Pss");
 
   // Every task sleeps until the same instant, far enough ahead for all to start.
   auto t0 = std::chrono::system_clock::now();
-  double lead_s = 10.0 + n * 0.006;
+  // Submitting and starting went at 120-170 tasks/s here (release, 2 shared
+  // cores), several times slower under ASan.
+  double lead_s = 15.0 + n * (kSanitized ? 0.04 : 0.012);
   if (const char* env = std::getenv("RUNNERD_TEST_SLEEPERS_LEAD_S")) lead_s = std::atof(env);
   auto end_at = t0 + std::chrono::duration<double>(lead_s);
-  Client c(agent->socket());
   std::vector<std::string> ids;
   constexpr int kBatch = 200;
   for (int sent = 0; sent < n;) {
@@ -635,7 +653,7 @@ TEST(Faults, ThousandsOfSleepingTasksRunAtOnceAndEndClean) {
     running = static_cast<int>(s->num("/result/running"));
     if (running == n) {
       children = children_of(pid).size();
-      break;
+      if (children >= static_cast<size_t>(n)) break;
     }
     std::this_thread::sleep_for(100ms);
   }
@@ -701,7 +719,11 @@ TEST(Faults, ThousandsOfSleepingTasksRunAtOnceAndEndClean) {
   EXPECT_EQ(workdirs, 0u) << "working directories left";
   int fds_after = fd_count(pid);
   figure("sleepers_agent_fds_after", fds_after, "fds");
-  EXPECT_LE(fds_after, fds_before + 2);
+  std::string extra;
+  for (const auto& f : fd_targets(pid)) {
+    if (fds_before_list.count(f) == 0) extra += " [" + f + "]";
+  }
+  EXPECT_EQ(fds_after, fds_before) << "fds opened since the tasks started:" << extra;
   auto status = agent->stop(SIGTERM, 60s);
   ASSERT_TRUE(status);
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << agent->log();
