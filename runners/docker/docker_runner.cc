@@ -306,6 +306,7 @@ void DockerTask::engine_answered() {
   uint64_t ms = uv_now(runner_.loop()) - outage_since_ms_;
   outage_since_ms_ = 0;
   outage_tries_ = 0;
+  if (reported_) return;  // a kill's answer after the task ended: nothing to tell
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(ms) / 1000.0);
   observer_.on_note(*this, false, std::string("the container engine answers again after ") + secs + " s");
