@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -33,6 +34,7 @@
 #include "test/helpers/engine_client.h"
 #include "test/helpers/engine_service.h"
 #include "test/helpers/flow_test.h"
+#include "test/helpers/http_test_server.h"
 
 namespace {
 
@@ -327,6 +329,109 @@ TEST_F(EngineFaults, AnEngineDownAtSubmissionIsWaitedForAndMakesOneContainer) {
   ASSERT_TRUE(engine_->restart());
   EXPECT_EQ(test::wait_final(*client_, id, 180s), "FAILED");
   expect_one_container_and_its_outcome(id, 7);
+}
+
+// Answers lost in the middle of a call (the engine went away after doing
+// it), made deterministic with a scripted engine: the create's answer is lost
+// (the container exists: it is found by its labels, not made again), the
+// start's (inspect says it runs: not started again), the wait's (asked
+// again), and the log stream breaks after its first line (read again, the
+// delivered line skipped).
+//
+// Every answer closes its connection: libcurl sends a request again by itself
+// when a *reused* connection dies before any answer byte, which would make a
+// second start here (reported: the Engine API's create and start need a
+// fresh connection, agent/http has no option for it yet).
+TEST(Faults, AnswersLostMidCallMakeNoSecondContainerStartOrLine) {
+  test::TempDir dir;
+  const std::string cid = "c0ffee0000000000000000000000000000000000000000000000000000000001";
+  const std::string base = "/v1.41/containers/" + cid;
+  std::atomic<int> creates{0}, lists{0}, starts{0}, inspects{0}, waits{0}, logs{0}, deletes{0};
+  auto frame = [](std::string_view payload) {
+    std::string f = {1, 0, 0, 0, 0, 0, 0, static_cast<char>(payload.size())};
+    return f + std::string(payload);
+  };
+  test::HttpTestServer engine;
+  engine.route("/v1.41/containers/create", [&](const test::HttpRequestSeen&, test::HttpExchange& ex) {
+    creates++;
+    ex.close_after();  // made, but the answer never comes
+  });
+  engine.route("/v1.41/containers/json", [&](const test::HttpRequestSeen& req, test::HttpExchange& ex) {
+    ex.close_after();
+    lists++;
+    EXPECT_NE(req.target.find("kestra.io%2Ftaskrun-attempt%3D1"), std::string::npos) << req.target;
+    ex.respond(200, "[{\"Id\":\"" + cid + "\",\"State\":\"created\"}]", {{"Content-Type", "application/json"}});
+  });
+  engine.route(base + "/start", [&](const test::HttpRequestSeen&, test::HttpExchange& ex) {
+    starts++;
+    ex.close_after();  // started, but the answer never comes
+  });
+  engine.route(base + "/json", [&](const test::HttpRequestSeen&, test::HttpExchange& ex) {
+    ex.close_after();
+    inspects++;
+    std::string state = starts.load() > 0 ? "running" : "created";
+    ex.respond(200, "{\"Id\":\"" + cid + "\",\"State\":{\"Status\":\"" + state + "\"}}",
+               {{"Content-Type", "application/json"}});
+  });
+  engine.route(base + "/wait", [&](const test::HttpRequestSeen&, test::HttpExchange& ex) {
+    ex.close_after();
+    if (waits++ == 0) return;
+    ex.respond(200, "{\"StatusCode\":3}", {{"Content-Type", "application/json"}});
+  });
+  engine.route(base + "/logs", [&](const test::HttpRequestSeen&, test::HttpExchange& ex) {
+    ex.close_after();
+    ex.begin_chunked(200, {{"Content-Type", "application/vnd.docker.raw-stream"}});
+    ex.chunk(frame("line 1\n"));
+    if (logs++ == 0) return;  // the stream breaks after its first line
+    ex.chunk(frame("line 2\n"));
+    ex.end_chunked();
+  });
+  engine.route(base, [&](const test::HttpRequestSeen& req, test::HttpExchange& ex) {
+    ex.close_after();
+    EXPECT_EQ(req.method, "DELETE");
+    deletes++;
+    ex.respond(204, "");
+  });
+  std::string socket = dir.path() + "/engine.sock";
+  ASSERT_TRUE(engine.start(socket));
+  auto agent = AgentProcess::start(RUNNERD_BIN, "docker:\n  host: unix://" + socket + "\n");
+  ASSERT_TRUE(agent);
+  Client c(agent->socket());
+  auto flow = agent::yaml_to_json(R"Y(
+id: lost
+namespace: dev.faults
+tasks:
+  - id: c
+    type: io.kestra.plugin.scripts.shell.Commands
+    containerImage: busybox
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+      fileHandlingStrategy: MOUNT
+    commands: ['echo line 1; echo line 2; exit 3']
+)Y",
+                                  "flow.yaml");
+  ASSERT_TRUE(flow.ok());
+  std::string id = test::submit_flow(c, *flow);
+  ASSERT_EQ(test::wait_final(c, id, 60s), "FAILED");
+  auto g = get_execution(c, id);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->num("/result/taskRuns/0/exitCode"), 3) << g->text;
+  SCOPED_TRACE(::testing::PrintToString(test::log_lines(c, id)));
+  std::cout << "faults: engine calls create " << creates << " list " << lists << " start " << starts
+            << " inspect " << inspects << " wait " << waits << " logs " << logs << " delete " << deletes
+            << std::endl;
+  EXPECT_EQ(creates.load(), 1);
+  EXPECT_EQ(lists.load(), 1);
+  EXPECT_EQ(starts.load(), 1);
+  EXPECT_GE(inspects.load(), 1);
+  EXPECT_EQ(waits.load(), 2);
+  EXPECT_EQ(logs.load(), 2);
+  EXPECT_EQ(deletes.load(), 1);
+  std::vector<std::string> output;
+  for (const auto& l : test::log_lines(c, id)) {
+    if (l.rfind("INFO line", 0) == 0) output.push_back(l);
+  }
+  EXPECT_EQ(output, (std::vector<std::string>{"INFO line 1", "INFO line 2"}));
 }
 
 // ---- a log follower that stops reading (C10) ----
