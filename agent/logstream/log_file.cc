@@ -104,6 +104,12 @@ const char* decompress_frame(const std::string& src, std::string& out) {
   if (size == ZSTD_CONTENTSIZE_ERROR) return "not a zstd frame";
   if (size != ZSTD_CONTENTSIZE_UNKNOWN) {
     if (size > kMaxFrameContent) return "frame content too large";
+    // Each block of a frame takes at least a 3-byte header and yields at
+    // most ZSTD_BLOCKSIZE_MAX: a damaged header claiming more is not
+    // believed (nor allocated and zeroed, as it was, up to 1 GiB per read).
+    if (size > (src.size() / 3) * uint64_t{ZSTD_BLOCKSIZE_MAX}) {
+      return "frame content size too large for the frame";
+    }
     out.resize(static_cast<size_t>(size));
     size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), src.data(), src.size());
     if (ZSTD_isError(n)) return ZSTD_getErrorName(n);
@@ -146,6 +152,7 @@ Result<uint64_t> valid_end(const std::string& path, uint64_t size) {
   uint64_t offset = 0;
   uint64_t last_pair = 0;
   uint64_t last_size = 0;
+  uint64_t next_seq = 0;
   while (size - offset >= kIndexFrameSize) {
     unsigned char header[kIndexFrameSize];
     AGENT_ASSIGN_OR_RETURN(size_t got, pread_full(fd, header, sizeof header, offset, path));
@@ -153,10 +160,14 @@ Result<uint64_t> valid_end(const std::string& path, uint64_t size) {
         get_u32(header + 4) != kIndexPayloadSize) {
       break;
     }
+    // The writer numbers lines from 0 without a gap: a pair that breaks the
+    // run has a damaged index and ends the valid part, as in read_log.
+    if (get_u64(header + 8) != next_seq) break;
     uint64_t end = offset + kIndexFrameSize + get_u32(header + 20);
     if (end > size) break;
     last_pair = offset;
     last_size = get_u32(header + 20);
+    next_seq += get_u32(header + 16);
     offset = end;
   }
   if (offset == 0) {
@@ -669,6 +680,7 @@ Result<ReadResult> read_log(const std::string& path, uint64_t from_seq, size_t m
   bool full = false;
   std::string compressed;
   std::string plain;
+  std::optional<uint64_t> expected_seq;  // of the next pair, once known
   while (!full) {
     const uint64_t pair_offset = offset;
     result.next_offset = pair_offset;
@@ -694,6 +706,15 @@ Result<ReadResult> read_log(const std::string& path, uint64_t from_seq, size_t m
     uint64_t first_seq = get_u64(header + 8);
     uint32_t line_count = get_u32(header + 16);
     uint32_t frame_size = get_u32(header + 20);
+    // Lines are numbered from 0 without a gap (see valid_end): a pair that
+    // breaks the run has a damaged index and ends the log like a torn tail.
+    // A hinted start is checked against from_seq above instead.
+    if (pair_offset == 0) expected_seq = 0;
+    if (expected_seq && first_seq != *expected_seq) {
+      result.at_end = true;
+      break;
+    }
+    expected_seq = first_seq + line_count;
     uint64_t frame_offset = offset + sizeof header;
     offset = frame_offset + frame_size;
     if (offset > file_size) {
