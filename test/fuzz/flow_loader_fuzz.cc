@@ -1,27 +1,59 @@
-// The flow loader: YAML text (as a client or `runnerctl validate` sends it) to
-// JSON (agent/yaml), then to a compiled flow (agent/flow/load.h). The YAML
-// converter's output must be JSON; neither step may crash.
+// The flow loader: YAML text (as `runnerctl run` and `validate` read it) to
+// JSON (agent/yaml), with its line map, then to a compiled flow
+// (agent/flow/load.h), as a flow and as a single task. Besides never crashing:
+//  - the YAML converter's output is JSON, and converting that JSON (which
+//    is YAML too) again gives the same JSON: a flow means the same whether
+//    sent as YAML or as the JSON the CLI made of it;
+//  - a flow with an error diagnostic is refused, with the first of them as
+//    its error; any refusal is the submitter's error (invalid argument),
+//    never an internal one (the merged document failing to read back);
+//  - a compiled flow has an id, a namespace and at least one task.
 #include <simdjson.h>
 
 #include <string>
 
 #include "agent/flow/load.h"
 #include "agent/flow/validate.h"
+#include "agent/yaml/line_map.h"
 #include "agent/yaml/yaml_to_json.h"
 #include "test/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  namespace flow = agent::flow;
   std::string_view yaml(reinterpret_cast<const char*>(data), size);
   auto json = agent::yaml::yaml_to_json(yaml, "fuzz.yaml");
   if (!json.ok()) return 0;
+  // As the CLI does: the line map only for a document that converted.
+  agent::yaml::LineMap lines = agent::yaml::yaml_line_map(yaml);
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(*json).get(doc) != simdjson::SUCCESS) fuzz::fail("yaml_to_json gave invalid JSON");
-  std::vector<agent::flow::Diagnostic> diagnostics;
-  agent::flow::LoadOptions options;
-  auto flow = agent::flow::load_flow(doc, "flow", options, &diagnostics);
-  (void)flow.ok();
-  auto single = agent::flow::load_single_task(doc, "default", "task", options, nullptr);
-  (void)single.ok();
+  auto again = agent::yaml::yaml_to_json(*json, "fuzz.json");
+  if (!again.ok()) fuzz::fail("the JSON made from YAML does not read as YAML");
+  if (*again != *json) fuzz::fail("YAML -> JSON -> JSON changed the document");
+
+  std::vector<flow::Diagnostic> diagnostics;
+  flow::LoadOptions options;
+  options.lines = &lines;
+  auto loaded = flow::load_flow(doc, "flow", options, &diagnostics);
+  const flow::Diagnostic* first_error = nullptr;
+  for (const auto& d : diagnostics) {
+    if (!d.warning && first_error == nullptr) first_error = &d;
+  }
+  if (loaded.ok()) {
+    fuzz::check(first_error == nullptr, "a flow with an error diagnostic was loaded");
+    fuzz::check(!loaded->id.empty() && !loaded->namespace_.empty(), "a flow without an id or namespace");
+    fuzz::check(!loaded->tasks.empty(), "a flow without tasks");
+  } else {
+    fuzz::check(loaded.error().code() == agent::Errc::kInvalidArgument,
+                "a flow was refused with an error that is not the submitter's");
+    if (first_error != nullptr) {
+      fuzz::check(loaded.error().message().starts_with(first_error->message),
+                  "the error is not the first error diagnostic");
+    }
+  }
+
+  auto single = flow::load_single_task(doc, "default", "task", options, nullptr);
+  if (single.ok()) fuzz::check(single->tasks.size() == 1, "a single task is not a flow of one task");
   return 0;
 }
