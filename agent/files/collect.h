@@ -9,7 +9,8 @@
 
 namespace agent::files {
 
-// Regular files under `working_dir` (symlinks neither followed nor matched),
+// Regular files under `working_dir` (symlinks neither followed nor matched;
+// walked by descriptor, tree.h),
 // except under `skip_dir`, that any matcher matches; paths relative to
 // `working_dir`, sorted.
 Result<std::vector<std::string>> find_matching(const std::string& working_dir,

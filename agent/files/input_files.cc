@@ -8,7 +8,10 @@
 
 #include <cerrno>
 
+#include <algorithm>
+
 #include "agent/common/fs.h"
+#include "agent/files/beneath.h"
 
 namespace agent::files {
 
@@ -18,72 +21,65 @@ Error bad_name(const std::string& name, std::string_view why) {
   return Error(Errc::kInvalidArgument, "'" + name + "' " + std::string(why), "inputFiles." + name);
 }
 
-// The name's components, checked.
+// Why a resolution failed, without the name it starts with ("'a/b' is a
+// symbolic link" -> "is a symbolic link").
+std::string reason(const Error& e) {
+  const std::string& m = e.message();
+  if (m.starts_with("'")) {
+    size_t q = m.find("' ", 1);
+    if (q != std::string::npos) return m.substr(q + 2);
+  }
+  return m;
+}
+
+// The name's components, checked (beneath.h).
 Result<std::vector<std::string>> components(const std::string& name) {
-  if (name.empty()) return bad_name(name, "is not a file name");
-  if (name[0] == '/') return bad_name(name, "is absolute: input files are relative to the working directory");
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t end = name.find('/', start);
-    if (end == std::string::npos) end = name.size();
-    std::string part = name.substr(start, end - start);
-    start = end + 1;
-    if (part.empty() || part == ".") continue;
-    if (part == "..") return bad_name(name, "escapes the working directory");
-    if (part.find('\0') != std::string::npos) return bad_name(name, "contains a NUL byte");
-    out.push_back(std::move(part));
+  auto parts = split_relative(name);
+  if (!parts.ok()) return bad_name(name, parts.error().message());
+  return parts;
+}
+
+// The source of a URI value, opened: a regular file, never through a final
+// symlink, never blocking on a FIFO. A file:// source must still be the file
+// its resolution found (its directories were not swapped meanwhile).
+Result<UniqueFd> open_source(const std::string& path, std::string_view uri) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return Error::from_errno(errno, "opening " + std::string(uri));
+  UniqueFd source(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Error(Errc::kInvalidArgument, "'" + std::string(uri) + "' is not a regular file");
   }
-  if (out.empty()) return bad_name(name, "is not a file name");
+  if (uri.starts_with("file://")) {
+    auto now = fd_path(fd);
+    if (!now.ok() || *now != path) {
+      return Error(Errc::kPermissionDenied, "'" + std::string(uri) + "' changed while it was opened");
+    }
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  return source;
+}
+
+// The path after the scheme of a file:// or nsfile:// URI, lexically checked.
+Result<std::vector<std::string>> uri_path(std::string_view rest, std::string_view uri) {
+  if (rest.empty() || rest[0] != '/') {
+    return Error(Errc::kInvalidArgument, "'" + std::string(uri) + "' is not an absolute path");
+  }
+  auto parts = split_relative(rest.substr(1));
+  if (!parts.ok()) {
+    return Error(Errc::kInvalidArgument, "'" + std::string(uri) + "': the path " + parts.error().message());
+  }
+  return parts;
+}
+
+std::string join(const std::vector<std::string>& parts, size_t from = 0) {
+  std::string out;
+  for (size_t i = from; i < parts.size(); i++) {
+    if (!out.empty()) out += '/';
+    out += parts[i];
+  }
   return out;
-}
-
-// Opens (creating) the file under `dirfd`, never through a symlink.
-Result<int> open_under(int root_fd, const std::string& name, const std::vector<std::string>& parts) {
-  int dir = dup(root_fd);
-  if (dir < 0) return Error::from_errno(errno, "dup");
-  for (size_t i = 0; i + 1 < parts.size(); i++) {
-    if (mkdirat(dir, parts[i].c_str(), 0750) != 0 && errno != EEXIST) {
-      int e = errno;
-      close(dir);
-      return Error::from_errno(e, "creating the directory of input file " + name);
-    }
-    int next = openat(dir, parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int e = errno;
-    close(dir);
-    if (next < 0) {
-      if (e == ELOOP || e == ENOTDIR) return bad_name(name, "goes through a symlink or a file");
-      return Error::from_errno(e, "opening the directory of input file " + name);
-    }
-    dir = next;
-  }
-  int fd = openat(dir, parts.back().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-  int e = errno;
-  close(dir);
-  if (fd < 0) {
-    if (e == ELOOP) return bad_name(name, "is a symlink");
-    return Error::from_errno(e, "creating input file " + name);
-  }
-  return fd;
-}
-
-Status write_all(int fd, std::string_view data, const std::string& name) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::from_errno(errno, "writing input file " + name);
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
-}
-
-Result<std::string> checked_path(std::string_view rest, std::string_view uri) {
-  std::string path(rest);
-  if (path.empty() || path[0] != '/' || path.find("/../") != std::string::npos ||
-      path.ends_with("/..") || path.find('\0') != std::string::npos) {
-    return Error(Errc::kInvalidArgument, "'" + std::string(uri) + "' is not a normalized absolute path");
-  }
-  return path;
 }
 
 }  // namespace
@@ -98,43 +94,23 @@ bool is_file_uri(std::string_view value) {
 Status write_input_files(const std::string& working_dir,
                          const std::vector<std::pair<std::string, std::string>>& files,
                          const SourceResolver& resolve) {
-  int root = open(working_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0) return Error::from_errno(errno, "opening working directory " + working_dir);
-  Status status;
+  AGENT_ASSIGN_OR_RETURN(UniqueFd root, open_dir(working_dir));
   for (const auto& [name, value] : files) {
-    auto parts = components(name);
-    if (!parts.ok()) {
-      status = std::move(parts).error();
-      break;
-    }
-    std::string content;
+    AGENT_ASSIGN_OR_RETURN(std::vector<std::string> parts, components(name));
+    UniqueFd source;
     if (is_file_uri(value)) {
-      auto source = resolve(value);
-      if (!source.ok()) {
-        status = std::move(source).error().at("inputFiles." + name);
-        break;
-      }
-      auto data = fs::read_file(*source);
-      if (!data.ok()) {
-        status = std::move(data).error();
-        break;
-      }
-      content = std::move(data).value();
+      auto path = resolve(value);
+      if (!path.ok()) return std::move(path).error().at("inputFiles." + name);
+      auto opened = open_source(*path, value);
+      if (!opened.ok()) return std::move(opened).error().at("inputFiles." + name);
+      source = std::move(opened).value();
     }
-    auto fd = open_under(root, name, *parts);
-    if (!fd.ok()) {
-      status = std::move(fd).error();
-      break;
-    }
-    Status w = write_all(*fd, is_file_uri(value) ? std::string_view(content) : std::string_view(value), name);
-    close(*fd);
-    if (!w.ok()) {
-      status = std::move(w);
-      break;
-    }
+    auto fd = create_file_beneath(root.get(), parts);
+    if (!fd.ok()) return bad_name(name, reason(fd.error()));
+    Status w = source.get() >= 0 ? copy_fd(source.get(), fd->get()) : write_all(fd->get(), value);
+    if (!w.ok()) return std::move(w).error().context("writing input file " + name);
   }
-  close(root);
-  return status;
+  return {};
 }
 
 Result<std::string> resolve_file_uri(std::string_view uri, const std::vector<std::string>& allowed_paths) {
@@ -143,15 +119,32 @@ Result<std::string> resolve_file_uri(std::string_view uri, const std::vector<std
                                               "': file:// URIs are refused unless the agent's "
                                               "configuration lists the directory in allowedPaths");
   }
-  AGENT_ASSIGN_OR_RETURN(std::string path, checked_path(uri.substr(7), uri));
-  char real[PATH_MAX];
-  if (realpath(path.c_str(), real) == nullptr) return Error::from_errno(errno, std::string(uri));
-  std::string r = real;
+  AGENT_ASSIGN_OR_RETURN(std::vector<std::string> parts, uri_path(uri.substr(7), uri));
   for (const auto& allowed : allowed_paths) {
-    char a[PATH_MAX];
-    if (realpath(allowed.c_str(), a) == nullptr) continue;
-    std::string base = a;
-    if (r == base || r.starts_with(base + "/")) return r;
+    // The directory as configured and as resolved: the URI may name either.
+    std::vector<std::string> bases = {allowed};
+    char real[PATH_MAX];
+    if (realpath(allowed.c_str(), real) != nullptr && allowed != real) bases.emplace_back(real);
+    for (const auto& base : bases) {
+      auto base_parts = split_relative(std::string_view(base).substr(1), true);
+      if (!base_parts.ok() || base_parts->size() >= parts.size()) continue;
+      if (!std::equal(base_parts->begin(), base_parts->end(), parts.begin())) continue;
+      // Beneath the allowed directory, without any symlink: openat2 refuses
+      // what a prefix check on a resolved string would have let through.
+      int dirfd = ::open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dirfd < 0) continue;
+      UniqueFd dir(dirfd);
+      std::vector<std::string> rel(parts.begin() + static_cast<std::ptrdiff_t>(base_parts->size()), parts.end());
+      auto fd = open_beneath(dir.get(), rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+      if (!fd.ok()) {
+        return Error(fd.error().code(), "'" + std::string(uri) + "': " + join(rel) + " under " + base + ": " + reason(fd.error()));
+      }
+      struct stat st;
+      if (fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        return Error(Errc::kInvalidArgument, "'" + std::string(uri) + "' is not a regular file");
+      }
+      return fd_path(fd->get());
+    }
   }
   return Error(Errc::kPermissionDenied, "'" + std::string(uri) + "' is outside the agent's allowedPaths");
 }
@@ -168,16 +161,23 @@ Result<std::string> resolve_nsfile_uri(std::string_view uri, std::string_view cu
     ns = std::string(rest.substr(0, slash));
     rest.remove_prefix(slash);
   }
-  if (ns.empty() || ns.find('/') != std::string::npos || ns == "." || ns == "..") {
+  if (ns.empty() || ns.find('/') != std::string::npos || ns == "." || ns == ".." ||
+      ns.find('\0') != std::string::npos) {
     return Error(Errc::kInvalidArgument, "'" + std::string(uri) + "' names no valid namespace");
   }
-  AGENT_ASSIGN_OR_RETURN(std::string path, checked_path(rest, uri));
-  std::string local = namespaces_root + "/" + ns + path;
+  AGENT_ASSIGN_OR_RETURN(std::vector<std::string> parts, uri_path(rest, uri));
+  std::string dir = namespaces_root + "/" + ns;
+  auto dirfd = open_dir(dir);
+  if (!dirfd.ok()) return Error(Errc::kNotFound, "no namespace file " + std::string(uri));
+  auto fd = open_beneath(dirfd->get(), parts, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   struct stat st;
-  if (stat(local.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Error(Errc::kNotFound, "no namespace file " + std::string(uri));
+  if (!fd.ok() || fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fd.ok() || fd.error().code() == Errc::kNotFound) {
+      return Error(Errc::kNotFound, "no namespace file " + std::string(uri));
+    }
+    return Error(fd.error().code(), "namespace file " + std::string(uri) + ": " + fd.error().message());
   }
-  return local;
+  return dir + "/" + join(parts);
 }
 
 }  // namespace agent::files

@@ -1,12 +1,16 @@
 #include "agent/files/kestra_uris.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <optional>
 #include <utility>
 #include <vector>
 
-#include "agent/common/fs.h"
+#include "agent/files/beneath.h"
 
 namespace agent::files {
 
@@ -25,6 +29,7 @@ Result<std::string> localize_kestra_uris(std::string_view text, const Storage& s
   constexpr std::string_view kScheme = "kestra://";
   std::string out;
   std::vector<std::pair<std::string, std::string>> copied;  // uri -> local path
+  std::optional<UniqueFd> wd;
   size_t pos = 0;
   while (true) {
     size_t at = text.find(kScheme, pos);
@@ -39,12 +44,19 @@ Result<std::string> localize_kestra_uris(std::string_view text, const Storage& s
     }
     if (local.empty()) {
       AGENT_ASSIGN_OR_RETURN(std::string source, storage.resolve(uri));
-      std::string name = uri.substr(uri.rfind('/') + 1);
-      std::string dir = working_dir + "/.kestra";
-      AGENT_TRY(fs::make_dirs(dir, 0750));
-      local = dir + "/" + std::to_string(copied.size()) + "-" + name;
-      AGENT_ASSIGN_OR_RETURN(std::string data, fs::read_file(source));
-      AGENT_TRY(fs::write_file(local, data));
+      std::string name = std::to_string(copied.size()) + "-" + uri.substr(uri.rfind('/') + 1);
+      // Into <working_dir>/.kestra, beneath it: a `.kestra` left as a symlink
+      // by an earlier task of a WorkingDirectory is refused, not followed.
+      if (!wd) {
+        AGENT_ASSIGN_OR_RETURN(wd, open_dir(working_dir));
+      }
+      int in = ::open(source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (in < 0) return Error::from_errno(errno, "reading " + uri);
+      UniqueFd from(in);
+      auto to = create_file_beneath(wd->get(), {".kestra", name});
+      if (!to.ok()) return std::move(to).error().context("copying " + uri + " into the working directory");
+      AGENT_TRY(copy_fd(from.get(), to->get()));
+      local = working_dir + "/.kestra/" + name;
       copied.emplace_back(uri, local);
     }
     out += local;

@@ -1,9 +1,13 @@
 #include "agent/files/namespace_files.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
-#include "agent/common/fs.h"
-#include "agent/files/collect.h"
+#include <algorithm>
+#include <cerrno>
+
+#include "agent/files/beneath.h"
+#include "agent/files/tree.h"
 #include "agent/files/glob.h"
 
 namespace agent::files {
@@ -23,20 +27,40 @@ Result<NamespaceFilesLoaded> load_namespace_files(const std::string& namespaces_
                                                   const NamespaceFilesSpec& spec,
                                                   const std::string& working_dir) {
   NamespaceFilesLoaded out;
+  AGENT_ASSIGN_OR_RETURN(UniqueFd wd, open_dir(working_dir));
   for (const auto& ns : spec.namespaces) {
-    if (ns.empty() || ns.find('/') != std::string::npos || ns == "." || ns == "..") {
+    if (ns.empty() || ns.find('/') != std::string::npos || ns == "." || ns == ".." ||
+        ns.find('\0') != std::string::npos) {
       return Error(Errc::kInvalidArgument, "invalid namespace '" + ns + "'", "namespaceFiles.namespaces");
     }
     std::string root = namespaces_root + "/" + ns;
-    AGENT_ASSIGN_OR_RETURN(std::vector<std::string> files, list_regular_files(root));
+    auto root_fd = open_dir(root);
+    if (!root_fd.ok()) {
+      if (root_fd.error().code() == Errc::kNotFound) {  // a namespace without files
+        out.counts.emplace_back(ns, 0);
+        continue;
+      }
+      return std::move(root_fd).error();
+    }
+    std::vector<std::string> files;
+    AGENT_TRY(walk_regular_files(root_fd->get(), WalkOptions{},
+                                 [&](const std::string& rel, const struct stat&) -> Status {
+                                   files.push_back(rel);
+                                   return {};
+                                 }));
+    std::sort(files.begin(), files.end());
     size_t copied = 0;
     for (const auto& rel : files) {
       if (!spec.include.empty() && !matches_any(spec.include, rel)) continue;
       if (matches_any(spec.exclude, rel)) continue;
       std::string dest_rel = spec.folder_per_namespace ? ns + "/" + rel : rel;
-      std::string dest = working_dir + "/" + dest_rel;
-      struct stat st;
-      if (lstat(dest.c_str(), &st) == 0) {
+      auto parts = split_relative(dest_rel);
+      if (!parts.ok()) {
+        return Error(Errc::kInvalidArgument, "namespace file '" + dest_rel + "' " + parts.error().message(),
+                     "namespaceFiles");
+      }
+      auto existing = open_beneath(wd.get(), *parts, O_PATH);
+      if (existing.ok() || existing.error().code() != Errc::kNotFound) {
         using E = NamespaceFilesSpec::IfExists;
         if (spec.if_exists == E::kFail) {
           return Error(Errc::kAlreadyExists,
@@ -50,10 +74,15 @@ Result<NamespaceFilesLoaded> load_namespace_files(const std::string& namespaces_
         }
         if (spec.if_exists == E::kIgnore) continue;
       }
-      size_t slash = dest.rfind('/');
-      AGENT_TRY(fs::make_dirs(dest.substr(0, slash), 0750));
-      AGENT_ASSIGN_OR_RETURN(std::string data, fs::read_file(root + "/" + rel));
-      AGENT_TRY(fs::write_file(dest, data));
+      auto source = open_regular_beneath(root_fd->get(), rel);
+      if (!source.ok()) continue;  // replaced meanwhile by something else: not a file of the namespace
+      auto dest = create_file_beneath(wd.get(), *parts);
+      if (!dest.ok()) {
+        return Error(dest.error().code(), "namespace file '" + dest_rel + "': " + dest.error().message(),
+                     "namespaceFiles");
+      }
+      Status st = copy_fd(source->get(), dest->get());
+      if (!st.ok()) return std::move(st).error().context("copying namespace file '" + dest_rel + "'");
       copied++;
     }
     out.counts.emplace_back(ns, copied);

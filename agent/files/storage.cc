@@ -6,8 +6,10 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 
 #include "agent/common/fs.h"
+#include "agent/files/beneath.h"
 
 namespace agent::files {
 
@@ -39,11 +41,6 @@ std::string path_prefix(std::string_view rel) {
   return out;
 }
 
-Status copy_file(const std::string& from, const std::string& to) {
-  AGENT_ASSIGN_OR_RETURN(std::string data, fs::read_file(from));
-  return fs::write_file(to, data);
-}
-
 Result<std::string> place(const std::string& root, const std::string& rel_dir,
                           const std::string& name) {
   std::string dir = root + "/" + rel_dir;
@@ -72,6 +69,27 @@ std::string encode_segment(std::string_view s) {
 
 Result<std::string> Storage::put_task_file(const std::string& source_path, const TaskFileKey& key,
                                            std::string_view relative_path) const {
+  // `source_path` is <dir>/<relative_path>: the file is opened beneath <dir>,
+  // by descriptor, never through a symlink, and what is stored is the inode
+  // that was opened and checked, even if the name is swapped meanwhile.
+  std::string_view sp = source_path;
+  if (relative_path.empty() || sp.size() <= relative_path.size() + 1 || !sp.ends_with(relative_path) ||
+      sp[sp.size() - relative_path.size() - 1] != '/') {
+    return Error(Errc::kInvalidArgument, "'" + source_path + "' does not end with '" + std::string(relative_path) + "'");
+  }
+  std::string dir(sp.substr(0, sp.size() - relative_path.size() - 1));
+  AGENT_ASSIGN_OR_RETURN(UniqueFd dirfd, open_dir(dir));
+  struct stat dir_st;
+  if (fstat(dirfd.get(), &dir_st) != 0) return Error::from_errno(errno, "reading " + dir);
+  struct stat st;
+  AGENT_ASSIGN_OR_RETURN(UniqueFd source, open_regular_beneath(dirfd.get(), relative_path, &st));
+  // A second name for a file owned by someone else than the directory's
+  // owner is a way to someone else's file, not an output of the task.
+  if (st.st_nlink > 1 && st.st_uid != dir_st.st_uid) {
+    return Error(Errc::kPermissionDenied,
+                 "'" + std::string(relative_path) + "' is a hard link to a file its task does not own");
+  }
+
   std::string_view base = relative_path;
   size_t slash = base.rfind('/');
   if (slash != std::string_view::npos) base.remove_prefix(slash + 1);
@@ -82,11 +100,18 @@ Result<std::string> Storage::put_task_file(const std::string& source_path, const
                          place(root_, rel_dir, path_prefix(relative_path) + "-" + encode_segment(base)));
   std::string dest = root_ + "/" + rel;
   unlink(dest.c_str());
-  if (link(source_path.c_str(), dest.c_str()) != 0) {
-    if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
-      return Error::from_errno(errno, "storing " + source_path);
+  char proc[64];
+  std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", source.get());
+  if (linkat(AT_FDCWD, proc, AT_FDCWD, dest.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    // Across file systems (or without /proc): a copy from the same descriptor.
+    int out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (out < 0) return Error::from_errno(errno, "storing " + source_path);
+    UniqueFd guard(out);
+    Status copied = copy_fd(source.get(), out);
+    if (!copied.ok()) {
+      unlink(dest.c_str());
+      return std::move(copied).error().context("storing " + source_path);
     }
-    AGENT_TRY(copy_file(source_path, dest));
   }
   return std::string(kScheme) + "/" + rel;
 }
@@ -136,9 +161,13 @@ Result<std::string> Storage::resolve(std::string_view uri) const {
     start = end + 1;
   }
   std::string local = root_ + path;
-  struct stat st;
-  if (lstat(local.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Error(Errc::kNotFound, "no file at " + std::string(uri));
+  // Beneath the storage's root, through no symlink, to a regular file.
+  auto root = open_dir(root_);
+  if (!root.ok()) return Error(Errc::kNotFound, "no file at " + std::string(uri));
+  auto fd = open_regular_beneath(root->get(), path.substr(1));
+  if (!fd.ok()) {
+    if (fd.error().code() == Errc::kNotFound) return Error(Errc::kNotFound, "no file at " + std::string(uri));
+    return Error(fd.error().code(), "kestra:// URI '" + std::string(uri) + "': " + fd.error().message());
   }
   return local;
 }

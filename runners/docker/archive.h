@@ -26,10 +26,13 @@ struct UnpackReport {
 
 // Writes the members of `tar` into `dir`, without the first path element
 // (the engine names the copied directory by its base name). Nothing is
-// written outside `dir`: members with `..` components and hard links are
-// skipped, as are device nodes and FIFOs; a symbolic link in the way of a
-// later member is replaced by that member, never followed. Permission bits
-// above 0777 are dropped; owners are the agent's.
+// written outside `dir`: every member is resolved beneath it by descriptor
+// (agent/files/beneath.h), so a member with a `..` component, or one whose
+// way goes through a symbolic link (made by an earlier member or already
+// there), is skipped, as are hard links, device nodes and FIFOs. A file or
+// symlink in the place of a member is replaced by it, never written through.
+// Permission bits above 0777 are dropped (directories get theirs last);
+// owners are the agent's.
 agent::Result<UnpackReport> unpack_into(const std::string& tar, const std::string& dir);
 
 }  // namespace runners::docker
