@@ -37,6 +37,30 @@ Result<int64_t> int_in(json::Element e, std::string_view path, int64_t lo, int64
   return v;
 }
 
+// A list of users (allowedUids) or groups (allowedGids), by number or name.
+Result<std::vector<uint32_t>> id_list(json::Element v, std::string_view key, bool users) {
+  simdjson::dom::array arr;
+  if (v.get_array().get(arr) != simdjson::SUCCESS) {
+    return json::type_error(key, users ? "a list of user names or uids" : "a list of group names or gids", v);
+  }
+  std::vector<uint32_t> out;
+  size_t i = 0;
+  for (json::Element e : arr) {
+    std::string path = json::index(key, i++);
+    std::string spec;
+    if (e.is_int64() || e.is_uint64()) {
+      AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(e, path, 0, 0xfffffffe));
+      spec = std::to_string(n);
+    } else {
+      AGENT_ASSIGN_OR_RETURN(spec, json::as_string(e, path));
+    }
+    auto id = users ? resolve_user(spec) : resolve_group(spec);
+    if (!id.ok()) return Error(Errc::kInvalidArgument, id.error().message(), path);
+    out.push_back(*id);
+  }
+  return out;
+}
+
 Status apply(json::Object root, AgentConfig& c) {
   for (auto field : root) {
     std::string_view key = field.key;
@@ -52,6 +76,36 @@ Status apply(json::Object root, AgentConfig& c) {
         return Error(Errc::kInvalidArgument, "expected an octal mode such as \"0660\"", "socketMode");
       }
       c.socket_mode = static_cast<int>(mode);
+    } else if (key == "socketGroup") {
+      std::string spec;
+      if (v.is_int64() || v.is_uint64()) {
+        AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 0, 0xfffffffe));
+        spec = std::to_string(n);
+      } else {
+        AGENT_ASSIGN_OR_RETURN(spec, json::as_string(v, key));
+      }
+      auto gid = resolve_group(spec);
+      if (!gid.ok()) return Error(Errc::kInvalidArgument, gid.error().message(), "socketGroup");
+      c.socket_group = spec;
+      c.socket_gid = *gid;
+    } else if (key == "allowedUids" || key == "allowedGids") {
+      AGENT_ASSIGN_OR_RETURN(std::vector<uint32_t> ids, id_list(v, key, key == "allowedUids"));
+      if (key == "allowedUids") {
+        c.allowed_uids.assign(ids.begin(), ids.end());
+      } else {
+        c.allowed_gids.assign(ids.begin(), ids.end());
+      }
+    } else if (key == "taskUser") {
+      std::string spec;
+      if (v.is_int64() || v.is_uint64()) {
+        AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1, 0xfffffffe));
+        spec = std::to_string(n);
+      } else {
+        AGENT_ASSIGN_OR_RETURN(spec, json::as_string(v, key));
+      }
+      auto user = resolve_task_user(spec);
+      if (!user.ok()) return Error(Errc::kInvalidArgument, user.error().message(), "taskUser");
+      c.task_user = std::move(user).value();
     } else if (key == "stateDir") {
       AGENT_ASSIGN_OR_RETURN(c.state_dir, json::as_string(v, key));
     } else if (key == "workDir") {

@@ -3,12 +3,16 @@
 // startup. Command-line flags override the file. See etc/runnerd.yaml.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/common/result.h"
+#include "agent/config/identity.h"
 #include "agent/flow/defaults.h"
 
 namespace agent {
@@ -25,6 +29,16 @@ struct DockerConfig {
 struct AgentConfig {
   std::string socket_path;          // socket; default: paths.h
   int socket_mode = 0660;
+  // Who may use the socket (identity.h). The socket is chowned to this group
+  // (empty: the agent's own); clients are checked against the lists with
+  // SO_PEERCRED before their first byte is read (both empty: anyone who can
+  // open the socket; the agent's own user always may).
+  std::string socket_group;
+  std::optional<gid_t> socket_gid;
+  std::vector<uid_t> allowed_uids;
+  std::vector<gid_t> allowed_gids;
+  // Process tasks run as this user, with no_new_privs, when set.
+  std::optional<TaskUser> task_user;
   std::string state_dir;            // logs/, executions/, work/
   std::string work_dir;             // task working directories; default <state>/work
   int max_running = 256;            // tasks running at once

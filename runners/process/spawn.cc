@@ -2,11 +2,16 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <string_view>
+
+#include "agent/files/tree.h"
 
 namespace runners::process {
 
@@ -28,14 +33,28 @@ struct ChildPlan {
   int cgroup_fd;
   int out_w;
   int err_w;
+  bool switch_user;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  size_t group_count;
   volatile int* error;  // errno of the step that failed, read by the parent
   volatile int* step;   // which step failed
 };
 
-enum Step { kCgroup = 1, kSetsid, kStdin, kStdout, kStderr, kChdir, kExec };
-const char* const kStepNames[] = {"",          "joining its cgroup", "setsid",
-                                  "opening /dev/null", "redirecting stdout", "redirecting stderr",
-                                  "changing to its working directory", "exec"};
+enum Step { kCgroup = 1, kSetsid, kStdin, kStdout, kStderr, kChdir, kGroups, kGid, kUid, kNoNewPrivs, kExec };
+const char* const kStepNames[] = {"",
+                                  "joining its cgroup",
+                                  "setsid",
+                                  "opening /dev/null",
+                                  "redirecting stdout",
+                                  "redirecting stderr",
+                                  "changing to its working directory",
+                                  "setting its groups (taskUser)",
+                                  "setting its gid (taskUser)",
+                                  "setting its uid (taskUser)",
+                                  "setting no_new_privs",
+                                  "exec"};
 
 [[noreturn]] void child_fail(const ChildPlan& p, int step) {
   *p.error = errno;
@@ -52,6 +71,18 @@ const char* const kStepNames[] = {"",          "joining its cgroup", "setsid",
   if (dup2(p.out_w, 1) < 0) child_fail(p, kStdout);
   if (dup2(p.err_w, 2) < 0) child_fail(p, kStderr);
   if (chdir(p.cwd) != 0) child_fail(p, kChdir);
+  // Raw system calls: glibc's setuid and friends would make every thread of
+  // the process change credentials, and in a vfork child those are the
+  // agent's threads. Groups, then gid, then uid (after it, the others are no
+  // longer allowed), then no_new_privs: nothing it execs can gain privileges.
+  if (p.switch_user) {
+    if (syscall(SYS_setgroups, p.group_count, p.groups) != 0) child_fail(p, kGroups);
+    if (syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) child_fail(p, kGid);
+    if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) child_fail(p, kUid);
+  }
+  if (p.switch_user && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0) child_fail(p, kNoNewPrivs);
+  // Only 0, 1 and 2 go on (the agent's are close-on-exec; this makes sure).
+  (void)syscall(SYS_close_range, 3u, ~0u, 0u);
   // The child has its own copy of the handlers (no CLONE_SIGHAND): reset them
   // all, so the task starts with defaults (SIGPIPE included), then unblock.
   struct sigaction dfl = {};
@@ -75,11 +106,36 @@ pid_t start_child(const ChildPlan& plan) {
 
 }  // namespace
 
+std::vector<std::string> task_environment(const std::vector<std::string>& env) {
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& e : env) {
+    std::string_view entry = e;
+    bool agents_own = entry.starts_with("NOTIFY_SOCKET=") || entry.starts_with("WATCHDOG_") ||
+                      entry.starts_with("LISTEN_") || entry.starts_with("SECRET_");
+    if (agents_own) {
+      size_t eq = entry.find('=');
+      std::string name(entry.substr(0, eq));
+      const char* mine = eq == std::string_view::npos ? nullptr : std::getenv(name.c_str());
+      if (mine != nullptr && entry.substr(eq + 1) == mine) continue;
+    }
+    out.push_back(e);
+  }
+  return out;
+}
+
 agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
                                   const std::vector<std::string>& env, const std::string& cwd,
-                                  int cgroup_procs_fd) {
+                                  int cgroup_procs_fd, const agent::TaskUser* user) {
   if (argv.empty() || argv[0].empty()) {
     return agent::Error(agent::Errc::kInvalidArgument, "empty command line");
+  }
+  if (user != nullptr) {
+    // The task's files are its user's: what the agent staged (input and
+    // namespace files, the script), walked by descriptor; hard links to other
+    // files are left alone.
+    agent::Status given = agent::files::chown_tree(cwd, user->uid, user->gid);
+    if (!given.ok()) return std::move(given).error().context("cannot start '" + argv[0] + "'");
   }
   int out[2] = {-1, -1};
   int err[2] = {-1, -1};
@@ -95,14 +151,20 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
   cargv.reserve(argv.size() + 1);
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
+  std::vector<std::string> task_env = task_environment(env);
   std::vector<char*> cenv;
-  cenv.reserve(env.size() + 1);
-  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.reserve(task_env.size() + 1);
+  for (const auto& e : task_env) cenv.push_back(const_cast<char*>(e.c_str()));
   cenv.push_back(nullptr);
 
   volatile int child_errno = 0;
   volatile int child_step = 0;
   ChildPlan plan{cargv.data(), cenv.data(), cwd.c_str(), cgroup_procs_fd, out[1], err[1],
+                 user != nullptr,
+                 user != nullptr ? user->uid : 0,
+                 user != nullptr ? user->gid : 0,
+                 user != nullptr ? user->groups.data() : nullptr,
+                 user != nullptr ? user->groups.size() : 0,
                  &child_errno, &child_step};
 
   // No handler of the agent's may run in the child while it shares our memory.

@@ -4,6 +4,12 @@
 // its cgroup. vfork shares the agent's memory until the exec, so the cost does
 // not grow with the agent's heap as fork's does (glibc's posix_spawn is built
 // the same way; it only lacks the cgroup step).
+// The child closes every descriptor but 0, 1 and 2 before it execs, and the
+// agent's own NOTIFY_SOCKET, WATCHDOG_*, LISTEN_* and SECRET_* variables are
+// not passed on. With a TaskUser, the working directory is first given to
+// that user (parent side, by descriptor), and the child sets its groups, gid,
+// uid (raw system calls: glibc's wrappers would signal the agent's threads,
+// whose memory the child shares) and PR_SET_NO_NEW_PRIVS, in that order.
 #pragma once
 
 #include <sys/types.h>
@@ -12,6 +18,7 @@
 #include <vector>
 
 #include "agent/common/result.h"
+#include "agent/config/identity.h"
 
 namespace runners::process {
 
@@ -24,9 +31,14 @@ struct Spawned {
 
 // `cgroup_procs_fd`: an open `cgroup.procs` of the task's cgroup, or -1. The
 // child writes itself into it before it execs, so no descendant can start
-// outside the cgroup.
+// outside the cgroup. `user`: run as that user (taskUser), or null.
 agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
                                   const std::vector<std::string>& env, const std::string& cwd,
-                                  int cgroup_procs_fd);
+                                  int cgroup_procs_fd, const agent::TaskUser* user = nullptr);
+
+// `env` without the agent's own variables that must not reach a task
+// (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*, SECRET_*): an entry is dropped when the
+// agent's environment holds the very same NAME=value.
+std::vector<std::string> task_environment(const std::vector<std::string>& env);
 
 }  // namespace runners::process
