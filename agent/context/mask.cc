@@ -21,6 +21,37 @@ std::string json_escaped(std::string_view s) {
   return out;
 }
 
+// As bash's `set -x` prints a word with a single quote: 'it'\''s'.
+std::string shell_quoted(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Percent-encoded (everything but A-Z a-z 0-9 - . _ ~), as in a URL.
+std::string url_encoded(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
 void insert_sorted(std::vector<std::string>& list, std::string s) {
   if (s.empty() || std::find(list.begin(), list.end(), s) != list.end()) return;
   auto at = std::find_if(list.begin(), list.end(),
@@ -31,8 +62,24 @@ void insert_sorted(std::vector<std::string>& list, std::string s) {
 }  // namespace
 
 void SecretMasker::add(std::string secret) {
-  std::string escaped = json_escaped(secret);
-  if (escaped != secret) insert_sorted(secrets_, std::move(escaped));
+  if (secret.empty()) return;
+  // The forms a secret takes on its way to a log: JSON-escaped (a marker, a
+  // JSON log), as bash's xtrace quotes it, URL-encoded; and each line of a
+  // multi-line secret (a log line never holds a line break), if long enough
+  // not to mask ordinary words.
+  std::vector<std::string> forms = {json_escaped(secret), shell_quoted(secret), url_encoded(secret)};
+  if (secret.find_first_of("\r\n") != std::string::npos) {
+    size_t start = 0;
+    while (start <= secret.size()) {
+      size_t end = secret.find_first_of("\r\n", start);
+      if (end == std::string::npos) end = secret.size();
+      if (end - start >= kMinLinePart) forms.push_back(secret.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  for (auto& f : forms) {
+    if (f != secret) insert_sorted(secrets_, std::move(f));
+  }
   insert_sorted(secrets_, std::move(secret));
 }
 
