@@ -117,7 +117,7 @@ Result<std::vector<std::string>> split_relative(std::string_view path, bool allo
     std::string_view part = path.substr(start, end - start);
     start = end + 1;
     if (part.empty() || part == ".") continue;
-    if (part == "..") return refuse("has a '..' component");
+    if (part == "..") return refuse("escapes the directory: it has a '..' component");
     if (part.size() > kMaxNameBytes) {
       return refuse("has a name longer than " + std::to_string(kMaxNameBytes) + " bytes");
     }

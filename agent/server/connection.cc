@@ -1,6 +1,12 @@
 #include "agent/server/connection.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "proto/encode.h"
 
 namespace agent::server {
 
@@ -13,18 +19,61 @@ struct WriteReq {
 
 }  // namespace
 
-int Connection::accept(uv_stream_t* server) {
+bool AccessPolicy::allows(const Peer& peer, const std::vector<gid_t>& groups) const {
+  if (open() || peer.uid == geteuid()) return true;
+  if (std::find(uids.begin(), uids.end(), peer.uid) != uids.end()) return true;
+  if (std::find(gids.begin(), gids.end(), peer.gid) != gids.end()) return true;
+  for (gid_t g : groups) {
+    if (std::find(gids.begin(), gids.end(), g) != gids.end()) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13), as they were
+// when it connected.
+std::vector<gid_t> peer_groups(int fd) {
+  std::vector<gid_t> groups(64);
+  while (true) {
+    socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      return groups;
+    }
+    if (errno != ERANGE || len / sizeof(gid_t) <= groups.size()) return {};
+    groups.resize(len / sizeof(gid_t));
+  }
+}
+
+}  // namespace
+
+int Connection::accept(uv_stream_t* server, const AccessPolicy& policy) {
   int rc = uv_pipe_init(server->loop, &pipe_, 0);
   if (rc != 0) return rc;
   adopt(&pipe_);
   rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&pipe_));
   if (rc != 0) return rc;
-  uv_os_fd_t fd;
+  uv_os_fd_t fd = -1;
+  bool known = false;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) == 0) {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
       peer_ = Peer{cred.pid, cred.uid, cred.gid};
+      known = true;
+    }
+  }
+  if (!policy.open()) {
+    // Decided before reading anything: a refused client never gets a byte parsed.
+    std::vector<gid_t> groups = known && !policy.gids.empty() ? peer_groups(fd) : std::vector<gid_t>{};
+    if (!known || !policy.allows(peer_, groups)) {
+      refused_ = true;
+      std::string who = known ? "uid " + std::to_string(peer_.uid) : "a client whose credentials are unknown";
+      out_ = proto::error_line("null", "permission_denied",
+                               who + " is not allowed to use this agent (allowedUids / allowedGids)", "");
+      shutdown_after_flush_ = true;
+      return 0;
     }
   }
   return uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe_), on_alloc, on_read);

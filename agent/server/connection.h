@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/uv/closeable.h"
 
@@ -38,6 +39,18 @@ struct Peer {
   gid_t gid = 0;
 };
 
+// Who may use the socket (allowedUids / allowedGids): checked from
+// SO_PEERCRED (and SO_PEERGROUPS) as soon as a client is accepted, before any
+// byte of it is read. Empty lists allow anyone who could open the socket; the
+// agent's own user is always allowed. The pid is for logs only (it may be
+// reused once the client exits).
+struct AccessPolicy {
+  std::vector<uid_t> uids;
+  std::vector<gid_t> gids;
+  bool open() const { return uids.empty() && gids.empty(); }
+  bool allows(const Peer& peer, const std::vector<gid_t>& groups) const;
+};
+
 class Connection final : public uv::Closeable {
  public:
   static constexpr size_t kLowWater = 1u << 20;  // backlogged() below this again: on_drain
@@ -45,8 +58,11 @@ class Connection final : public uv::Closeable {
   Connection(uint64_t id, ConnectionHandler& handler, size_t max_request, size_t max_backlog)
       : id_(id), handler_(handler), max_request_(max_request), max_backlog_(max_backlog) {}
 
-  // Accepts a pending client of `server` and starts reading.
-  int accept(uv_stream_t* server);
+  // Accepts a pending client of `server` and, if `policy` allows its
+  // credentials, starts reading; otherwise it is refused(): it gets one error
+  // line and is closed once that is written, and nothing of it is read.
+  int accept(uv_stream_t* server, const AccessPolicy& policy);
+  bool refused() const { return refused_; }
 
   uint64_t id() const { return id_; }
   const Peer& peer() const { return peer_; }
@@ -89,6 +105,7 @@ class Connection final : public uv::Closeable {
   bool shutdown_after_flush_ = false;
   bool read_eof_ = false;  // the client will send no more requests
   bool overflowed_ = false;  // unread output passed the bound: closed at the next flush
+  bool refused_ = false;     // not allowed by the access policy
   char read_buf_[16384];
 };
 
