@@ -71,7 +71,62 @@ struct Walker {
   }
 };
 
+// Removes `name` in `parent` and, if it is a directory, everything in it.
+Status remove_at(int parent, const std::string& name, const std::string& shown, int depth) {
+  int fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == EACCES && fchmodat(parent, name.c_str(), 0700, 0) == 0) {
+    fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  }
+  if (fd < 0) {
+    if (errno == ENOENT) return {};
+    if (errno == ENOTDIR || errno == ELOOP) {  // a file or a link: the name goes, nothing else
+      if (unlinkat(parent, name.c_str(), 0) != 0 && errno != ENOENT) {
+        return Error::from_errno(errno, "removing " + shown);
+      }
+      return {};
+    }
+    return Error::from_errno(errno, "opening " + shown);
+  }
+  UniqueFd dir(fd);
+  if (depth > 256) return Error(Errc::kResourceExhausted, "directories nested deeper than 256 at " + shown);
+  WalkOptions options;
+  Walker lister{options, nullptr, nullptr};
+  AGENT_ASSIGN_OR_RETURN(std::vector<std::string> names, lister.names(fd, shown));
+  for (const auto& n : names) {
+    struct stat st;
+    if (fstatat(fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      AGENT_TRY(remove_at(fd, n, shown + "/" + n, depth + 1));
+    } else if (unlinkat(fd, n.c_str(), 0) != 0 && errno != ENOENT) {
+      return Error::from_errno(errno, "removing " + shown + "/" + n);
+    }
+  }
+  dir.reset();
+  if (unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    return Error::from_errno(errno, "removing " + shown);
+  }
+  return {};
+}
+
 }  // namespace
+
+Status remove_tree(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t slash = p.rfind('/');
+  std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
+  std::string name = slash == std::string::npos ? p : p.substr(slash + 1);
+  if (name.empty() || name == "." || name == "..") {
+    return Error(Errc::kInvalidArgument, "refusing to remove " + path);
+  }
+  int pfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (pfd < 0) {
+    if (errno == ENOENT) return {};
+    return Error::from_errno(errno, "opening " + parent);
+  }
+  UniqueFd guard(pfd);
+  return remove_at(pfd, name, p, 0);
+}
 
 Status walk_regular_files(int dirfd, const WalkOptions& options,
                           const std::function<Status(const std::string& rel, const struct stat& st)>& on_file) {

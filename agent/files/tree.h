@@ -32,4 +32,11 @@ Status walk_regular_files(int dirfd, const WalkOptions& options,
 // their targets).
 Status chown_tree(const std::string& dir, uid_t uid, gid_t gid);
 
+// rm -rf by descriptor: each directory is opened relative to its parent with
+// O_NOFOLLOW and emptied with unlinkat, so a directory swapped for a symlink
+// while this runs is removed as a link, never entered (nftw, which reopens
+// directories by path, could be sent elsewhere that way). A missing `path` is
+// not an error; nesting deeper than 256 is.
+Status remove_tree(const std::string& path);
+
 }  // namespace agent::files

@@ -20,6 +20,7 @@
 
 #include "agent/files/beneath.h"
 #include "agent/files/storage.h"
+#include "agent/files/tree.h"
 #include "agent/supervisor/task_files.h"
 #include "runners/docker/archive.h"
 #include "test/unit/agent/security/sandbox.h"
@@ -175,6 +176,55 @@ TEST_P(Race, StagingNeverWritesThroughALinkLeftInTheDirectory) {
   EXPECT_NE(lstat("/etc/pwn", &st), 0);
   EXPECT_EQ(security_test::snapshot(root_, {wd_, root_ + "/storage"}), before);
   EXPECT_EQ(security_test::slurp(canary_dir + "/secret.txt"), kCanary);
+}
+
+// Removing a working directory while a directory in it is swapped for a link
+// to the canaries' directory: the descriptor-based removal never empties the
+// canaries. (The path-based nftw removal is measured alongside, not asserted:
+// it is the one the supervisor uses today.)
+size_t canary_files(const std::string& dir) {
+  size_t n = 0;
+  for (int i = 0; i < 20; i++) n += access((dir + "/c" + std::to_string(i)).c_str(), F_OK) == 0;
+  return n;
+}
+
+TEST_P(Race, RemovingAWorkingDirectoryNeverFollowsASwappedDirectory) {
+  if (GetParam()) GTEST_SKIP() << "removal does not resolve paths";
+  std::string canaries = root_ + "/canaries";
+  auto refill = [&] {
+    for (int i = 0; i < 20; i++) security_test::put(canaries + "/c" + std::to_string(i), std::string(kCanary));
+  };
+  refill();
+  pid_t racer = fork();
+  ASSERT_GE(racer, 0);
+  if (racer == 0) {
+    std::string sub = wd_ + "/sub", link = wd_ + "/sub.link";
+    while (true) {
+      (void)!symlink(canaries.c_str(), link.c_str());
+      renameat2(AT_FDCWD, sub.c_str(), AT_FDCWD, link.c_str(), RENAME_EXCHANGE);
+    }
+  }
+  size_t rounds = 0, lost_by_descriptor = 0, lost_by_nftw = 0;
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < end) {
+    for (bool by_descriptor : {true, false}) {
+      for (int i = 0; i < 20; i++) security_test::put(wd_ + "/sub/f" + std::to_string(i), "task file");
+      if (by_descriptor) {
+        (void)agent::files::remove_tree(wd_);
+      } else {
+        (void)agent::fs::remove_tree(wd_);
+      }
+      size_t left = canary_files(canaries);
+      (by_descriptor ? lost_by_descriptor : lost_by_nftw) += 20 - left;
+      if (left != 20) refill();
+      rounds++;
+    }
+  }
+  kill(racer, SIGKILL);
+  waitpid(racer, nullptr, 0);
+  std::printf("[ figures ] removal race: %zu removals; canary files removed: by descriptor %zu, by nftw %zu\n",
+              rounds, lost_by_descriptor, lost_by_nftw);
+  EXPECT_EQ(lost_by_descriptor, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Resolvers, Race, ::testing::Values(false, true),
