@@ -123,6 +123,9 @@ Status apply(json::Object root, AgentConfig& c) {
     } else if (key == "maxLineBytes") {
       AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1024, int64_t{1} << 30));
       c.max_line_bytes = static_cast<size_t>(n);
+    } else if (key == "maxOutputsBytes") {
+      AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1024, int64_t{1} << 30));
+      c.max_outputs_bytes = static_cast<size_t>(n);
     } else if (key == "maxRequestBytes") {
       AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(v, key, 1024, int64_t{1} << 30));
       c.max_request_bytes = static_cast<size_t>(n);

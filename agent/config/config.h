@@ -46,6 +46,7 @@ struct AgentConfig {
   std::chrono::milliseconds kill_grace{10000};            // SIGTERM -> SIGKILL
   std::chrono::milliseconds termination_grace{300000};    // shutdown drain (Kestra: 5m)
   size_t max_line_bytes = 8u << 20;      // longer output lines are split
+  size_t max_outputs_bytes = 8u << 20;   // a task run's outputs (keys + JSON values) in all
   size_t max_request_bytes = 16u << 20;  // longer protocol lines are refused
   size_t max_client_buffer = 64u << 20;  // unread responses before a client is dropped
   int zstd_level = 1;

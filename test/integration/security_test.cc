@@ -508,8 +508,8 @@ TEST(Secrets, NeverInTheStoredLogWholeSplitOnStderrInAMarkerOrTraced) {
 
 // ---- bounds ----
 
-TEST(Bounds, JsonDepthOfARequestAndOfAMarkerAndAMarkerLongerThanALine) {
-  auto agent = AgentProcess::start(RUNNERD_BIN, "maxLineBytes: 4096\n");
+TEST(Bounds, JsonDepthOfARequestAndOfAMarkerAMarkerLongerThanALineAndTheOutputsInAll) {
+  auto agent = AgentProcess::start(RUNNERD_BIN, "maxLineBytes: 4096\nmaxOutputsBytes: 2048\n");
   ASSERT_TRUE(agent);
   Client c(agent->socket());
   // A request nested 100,000 deep: refused with a parse error saying so; the
@@ -528,7 +528,10 @@ TEST(Bounds, JsonDepthOfARequestAndOfAMarkerAndAMarkerLongerThanALine) {
   std::string flow = test::shell_flow(
       {"python3 -c 'print(\"::{\\\"outputs\\\":{\\\"deep\\\":\" + \"[\" * 2000 + \"]\" * 2000 + \"}}::\")'",
        "python3 -c 'print(\"::{\\\"outputs\\\":{\\\"long\\\":\\\"\" + \"x\" * 10000 + \"\\\"}}::\")'",
-       "echo '::{\"outputs\":{\"fine\":1}}::'"});
+       "echo '::{\"outputs\":{\"fine\":1}}::'",
+       // maxOutputsBytes 2048: the third output of 900 bytes does not fit.
+       "for k in a b c; do python3 -c 'import sys; print(\"::{\\\"outputs\\\":{\\\"\" + sys.argv[1] + "
+       "\"\\\":\\\"\" + \"v\" * 900 + \"\\\"}}::\")' $k; done"});
   std::string id = test::submit_flow(c, flow);
   ASSERT_EQ(test::wait_final(c, id), "SUCCESS");
   std::string log = joined_log(c, id);
@@ -538,6 +541,14 @@ TEST(Bounds, JsonDepthOfARequestAndOfAMarkerAndAMarkerLongerThanALine) {
   EXPECT_TRUE(o->has("/result/taskRuns/0/vars/fine")) << o->text;
   EXPECT_FALSE(o->has("/result/taskRuns/0/vars/deep"));
   EXPECT_FALSE(o->has("/result/taskRuns/0/vars/long"));
+  EXPECT_NE(log.find("WARN a ::{...}:: line longer than maxLineBytes (4096 bytes) is stored as text"),
+            std::string::npos)
+      << log.substr(0, 2000);
+  EXPECT_TRUE(o->has("/result/taskRuns/0/vars/a"));
+  EXPECT_TRUE(o->has("/result/taskRuns/0/vars/b"));
+  EXPECT_FALSE(o->has("/result/taskRuns/0/vars/c"));
+  EXPECT_NE(log.find("WARN output 'c' dropped: the task's outputs would pass maxOutputsBytes (2048 bytes)"),
+            std::string::npos);
   EXPECT_EQ(agent->stop(SIGTERM, 20s), std::optional<int>(0));
 }
 
