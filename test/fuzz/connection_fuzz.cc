@@ -55,7 +55,7 @@ World& world() {
       auto* w = static_cast<World*>(s->data);
       if (status != 0) std::abort();
       w->conn = std::make_unique<Connection>(1, w->recorder, w->max_request, 1u << 20);
-      if (w->conn->accept(s) != 0) std::abort();
+      if (w->conn->accept(s, agent::server::AccessPolicy{}) != 0) std::abort();
     });
     if (rc != 0) std::abort();
     return w;
