@@ -1,7 +1,6 @@
 #include "agent/common/fs.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,19 +25,6 @@ Status make_dirs(const std::string& path, int mode) {
   if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Error(Errc::kInvalidArgument, path + " exists and is not a directory");
   }
-  return {};
-}
-
-Status remove_tree(const std::string& path) {
-  int rc = nftw(
-      path.c_str(),
-      [](const char* p, const struct stat*, int, FTW*) noexcept -> int {
-        // FTW_PHYS: symlinks are removed, never followed; FTW_DEPTH: children first.
-        if (remove(p) != 0 && errno != ENOENT) return errno;
-        return 0;
-      },
-      64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-  if (rc != 0 && errno != ENOENT) return Error::from_errno(rc > 0 ? rc : errno, "removing " + path);
   return {};
 }
 

@@ -11,8 +11,6 @@ namespace agent::fs {
 
 // mkdir -p with `mode` for the directories it creates.
 Status make_dirs(const std::string& path, int mode);
-// rm -rf that never follows symlinks out of `path`.
-Status remove_tree(const std::string& path);
 // Creates or truncates `path` with `data`, mode 0640, without syncing: for
 // scratch files such as a task's script, which die with the working directory.
 Status write_file(const std::string& path, std::string_view data);

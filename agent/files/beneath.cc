@@ -237,6 +237,15 @@ Result<UniqueFd> create_file_beneath(int dirfd, const std::vector<std::string>& 
   return file;
 }
 
+Status write_file_beneath(const std::string& dir, std::string_view rel, std::string_view data, mode_t mode) {
+  AGENT_ASSIGN_OR_RETURN(std::vector<std::string> parts, split_relative(rel));
+  AGENT_ASSIGN_OR_RETURN(UniqueFd root, open_dir(dir));
+  AGENT_ASSIGN_OR_RETURN(UniqueFd fd, create_file_beneath(root.get(), parts, mode));
+  Status st = write_all(fd.get(), data);
+  if (!st.ok()) return std::move(st).error().context("writing '" + std::string(rel) + "'");
+  return {};
+}
+
 Status write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());

@@ -82,6 +82,11 @@ Result<UniqueFd> make_dirs_beneath(int dirfd, const std::vector<std::string>& pa
 // (a FIFO is opened O_NONBLOCK, so that it never blocks, then refused).
 Result<UniqueFd> create_file_beneath(int dirfd, const std::vector<std::string>& parts, mode_t mode = 0640);
 
+// create_file_beneath + write_all for a path relative to the directory `dir`
+// (a task's Script file, say): never through a link left in the directory.
+Status write_file_beneath(const std::string& dir, std::string_view rel, std::string_view data,
+                          mode_t mode = 0640);
+
 // Writes all of `data` to `fd`.
 Status write_all(int fd, std::string_view data);
 // Copies `from` to `to` from their current offsets; refuses past `max_bytes`.

@@ -72,7 +72,7 @@ struct Walker {
 };
 
 // Removes `name` in `parent` and, if it is a directory, everything in it.
-Status remove_at(int parent, const std::string& name, const std::string& shown, int depth) {
+Status remove_at(int parent, const std::string& name, const std::string& shown, int depth, dev_t* root_dev) {
   int fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0 && errno == EACCES && fchmodat(parent, name.c_str(), 0700, 0) == 0) {
     fd = openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -89,6 +89,14 @@ Status remove_at(int parent, const std::string& name, const std::string& shown, 
   }
   UniqueFd dir(fd);
   if (depth > 256) return Error(Errc::kResourceExhausted, "directories nested deeper than 256 at " + shown);
+  // Never into another file system (a mount inside the tree), as nftw's FTW_MOUNT.
+  struct stat self;
+  if (fstat(fd, &self) != 0) return Error::from_errno(errno, "reading " + shown);
+  if (depth == 0) {
+    *root_dev = self.st_dev;
+  } else if (self.st_dev != *root_dev) {
+    return Error(Errc::kPermissionDenied, shown + " is on another file system (a mount point); not removed");
+  }
   WalkOptions options;
   Walker lister{options, nullptr, nullptr};
   AGENT_ASSIGN_OR_RETURN(std::vector<std::string> names, lister.names(fd, shown));
@@ -96,7 +104,7 @@ Status remove_at(int parent, const std::string& name, const std::string& shown, 
     struct stat st;
     if (fstatat(fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
-      AGENT_TRY(remove_at(fd, n, shown + "/" + n, depth + 1));
+      AGENT_TRY(remove_at(fd, n, shown + "/" + n, depth + 1, root_dev));
     } else if (unlinkat(fd, n.c_str(), 0) != 0 && errno != ENOENT) {
       return Error::from_errno(errno, "removing " + shown + "/" + n);
     }
@@ -125,7 +133,8 @@ Status remove_tree(const std::string& path) {
     return Error::from_errno(errno, "opening " + parent);
   }
   UniqueFd guard(pfd);
-  return remove_at(pfd, name, p, 0);
+  dev_t root_dev = 0;
+  return remove_at(pfd, name, p, 0, &root_dev);
 }
 
 Status walk_regular_files(int dirfd, const WalkOptions& options,

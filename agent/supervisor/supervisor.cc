@@ -12,6 +12,7 @@
 
 #include "agent/common/crash_point.h"
 #include "agent/common/fs.h"
+#include "agent/files/tree.h"
 #include "agent/common/ids.h"
 #include "agent/common/time.h"
 #include "agent/flow/command_line.h"
@@ -427,7 +428,7 @@ void Supervisor::remove_working_dir(std::string dir) {
   pending_fs_++;
   auto status = std::make_shared<Status>();
   uv::queue_work(
-      loop_, [dir, status] { *status = fs::remove_tree(dir); },
+      loop_, [dir, status] { *status = files::remove_tree(dir); },
       [this, dir, status] {
         pending_fs_--;
         if (!status->ok()) log::warn("removing working directory: " + status->error().message());

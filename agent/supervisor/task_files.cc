@@ -4,7 +4,7 @@
 
 #include <cerrno>
 
-#include "agent/common/fs.h"
+#include "agent/files/beneath.h"
 #include "agent/files/collect.h"
 #include "agent/files/glob.h"
 #include "agent/files/input_files.h"
@@ -132,7 +132,9 @@ Status prepare_files(PreparedTask& task) {
       AGENT_ASSIGN_OR_RETURN(f.content,
                              files::localize_kestra_uris(f.content, *task.storage, task.working_dir));
     }
-    Status st = fs::write_file(task.working_dir + "/" + f.name, f.content);
+    // Beneath the directory: an input or namespace file staged before it
+    // cannot have made the script's name a link to somewhere else.
+    Status st = files::write_file_beneath(task.working_dir, f.name, f.content);
     if (!st.ok()) return std::move(st).error().context("writing the script file");
   }
   return {};

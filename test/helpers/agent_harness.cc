@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/files/tree.h"
 #include "agent/common/fs.h"
 #include "agent/json/writer.h"
 
@@ -31,7 +32,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  if (path_ != "/tmp") (void)agent::fs::remove_tree(path_);
+  if (path_ != "/tmp") (void)agent::files::remove_tree(path_);
 }
 
 std::unique_ptr<AgentProcess> AgentProcess::start(const std::string& binary,

@@ -31,6 +31,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/files/tree.h"
 #include "agent/common/base64.h"
 #include "agent/common/fs.h"
 #include "test/helpers/agent_harness.h"
@@ -457,7 +458,7 @@ TEST(TaskProcess, AsTaskUserWithNoNewPrivsNoCapabilitiesAndNoWayIntoTheAgent) {
     EXPECT_NE(log.find("INFO " + want), std::string::npos) << want << "\n" << log;
   }
   EXPECT_EQ(agent->stop(SIGTERM, 20s), std::optional<int>(0));
-  (void)agent::fs::remove_tree(work_root);
+  (void)agent::files::remove_tree(work_root);
 }
 
 // ---- H12: secrets in the stored log ----

@@ -125,6 +125,14 @@ TEST_P(FilesBeneathOpen, CreatingNeverWritesThroughALink) {
   EXPECT_EQ(read("wd/hard"), "new");
 }
 
+TEST_P(FilesBeneathOpen, WriteFileBeneathIsTheScriptFilesWay) {
+  ASSERT_TRUE(agent::files::write_file_beneath(root + "/wd", "script.py", "print(1)").ok());
+  EXPECT_EQ(read("wd/script.py"), "print(1)");
+  auto through = agent::files::write_file_beneath(root + "/wd", "filelink", "x");
+  ASSERT_FALSE(through.ok());
+  EXPECT_EQ(read("outside/secret"), "CANARY");
+}
+
 TEST_P(FilesBeneathOpen, WalkSeesRegularFilesOnlyAndChownTreeSkipsHardLinks) {
   std::vector<std::string> seen;
   auto st = agent::files::walk_regular_files(wd.get(), {}, [&](const std::string& rel, const struct stat&) {

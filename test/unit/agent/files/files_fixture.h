@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/files/tree.h"
 #include "agent/common/fs.h"
 
 namespace files_test {
@@ -21,7 +22,7 @@ class Dir : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     root = tmpl;
   }
-  void TearDown() override { (void)agent::fs::remove_tree(root); }
+  void TearDown() override { (void)agent::files::remove_tree(root); }
   void write(const std::string& rel, const std::string& content) {
     std::string path = root + "/" + rel;
     ASSERT_TRUE(agent::fs::make_dirs(path.substr(0, path.rfind('/')), 0750).ok());

@@ -1,3 +1,4 @@
+#include "agent/files/tree.h"
 #include "agent/files/input_files.h"
 
 #include "agent/files/namespace_files.h"
@@ -81,7 +82,7 @@ TEST_F(FilesInput, NamespaceFilesIncludeExcludeAndIfExists) {
 
   spec.if_exists = Spec::IfExists::kWarn;
   spec.include = {"main.py"};
-  ASSERT_TRUE(agent::fs::remove_tree(root + "/wd").ok());
+  ASSERT_TRUE(agent::files::remove_tree(root + "/wd").ok());
   write("wd/.keep", "");
   loaded = agent::files::load_namespace_files(root + "/ns", spec, root + "/wd");
   ASSERT_TRUE(loaded.ok());
@@ -89,13 +90,13 @@ TEST_F(FilesInput, NamespaceFilesIncludeExcludeAndIfExists) {
   EXPECT_EQ(loaded->warnings.size(), 1u);
 
   spec.if_exists = Spec::IfExists::kFail;
-  ASSERT_TRUE(agent::fs::remove_tree(root + "/wd").ok());
+  ASSERT_TRUE(agent::files::remove_tree(root + "/wd").ok());
   write("wd/.keep", "");
   EXPECT_FALSE(agent::files::load_namespace_files(root + "/ns", spec, root + "/wd").ok());
 
   spec.if_exists = Spec::IfExists::kOverwrite;
   spec.folder_per_namespace = true;
-  ASSERT_TRUE(agent::fs::remove_tree(root + "/wd").ok());
+  ASSERT_TRUE(agent::files::remove_tree(root + "/wd").ok());
   write("wd/.keep", "");
   ASSERT_TRUE(agent::files::load_namespace_files(root + "/ns", spec, root + "/wd").ok());
   EXPECT_EQ(read("wd/a/main.py"), "a");

@@ -13,6 +13,7 @@
 
 #include <cstdio>
 
+#include "agent/files/tree.h"
 #include "agent/files/beneath.h"
 #include "agent/files/storage.h"
 #include "agent/supervisor/task_files.h"
@@ -55,12 +56,12 @@ class HostilePaths : public ::testing::TestWithParam<bool> {
   }
   void TearDown() override {
     agent::files::force_component_walk_for_tests(false);
-    (void)agent::fs::remove_tree(root_);
+    (void)agent::files::remove_tree(root_);
   }
 
   // A fresh working directory with links out of it.
   void reset_wd() {
-    (void)agent::fs::remove_tree(wd_);
+    (void)agent::files::remove_tree(wd_);
     security_test::put(wd_ + "/out.txt", "an output");
     security_test::put(wd_ + "/sub/inner.txt", "inner");
     ASSERT_EQ(symlink("../canary", (wd_ + "/link").c_str()), 0);

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/files/tree.h"
 #include "agent/common/fs.h"
 #include "agent/logstream/line.h"
 #include "agent/logstream/log_file.h"
@@ -55,7 +56,7 @@ TEST(LogFrameBound, AFrameClaimingMoreThanTheBoundIsAnErrorNotAnAllocation) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("frame content too large"), std::string::npos) << r.error().message();
   EXPECT_NE(r.error().message().find("corrupt frame at offset 24"), std::string::npos) << r.error().message();
-  (void)agent::fs::remove_tree(tmpl);
+  (void)agent::files::remove_tree(tmpl);
 }
 
 }  // namespace

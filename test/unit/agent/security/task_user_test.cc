@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/files/tree.h"
 #include "agent/common/fs.h"
 #include "agent/config/config.h"
 #include "agent/config/identity.h"
@@ -98,7 +99,7 @@ TEST(TaskUser, LayoutCheckKeepsTheStateClosedAndTheWorkDirReachable) {
   ASSERT_FALSE(closed.ok());
   EXPECT_NE(closed.error().message().find("cannot pass through " + root), std::string::npos)
       << closed.error().message();
-  (void)agent::fs::remove_tree(root);
+  (void)agent::files::remove_tree(root);
 }
 
 // Everything a child wrote on stdout, until it exits.
@@ -181,7 +182,7 @@ TEST(TaskUser, SpawnedAsNobodyWithNoNewPrivsNoCapsAndOnlyThreeFds) {
   struct stat st;
   ASSERT_EQ(stat((wd + "/made-by-task").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 65534u);
-  (void)agent::fs::remove_tree(root);
+  (void)agent::files::remove_tree(root);
 }
 
 TEST(TaskUser, AMissingWorkingDirectoryIsAnError) {
