@@ -138,10 +138,8 @@ int run(const Options& o) {
     }
   }
   if (!o.socket.empty()) a.config.socket_path = o.socket;
-  if (!o.state_dir.empty()) {
-    a.config.state_dir = o.state_dir;
-    a.config.work_dir.clear();
-  }
+  // A workDir the configuration names stays; the default one follows --state-dir.
+  if (!o.state_dir.empty()) a.config.state_dir = o.state_dir;
   agent::apply_default_paths(a.config);
   if (o.debug) agent::log::set_min_severity(agent::log::Severity::kDebug);
   signal(SIGPIPE, SIG_IGN);
@@ -166,22 +164,25 @@ int run(const Options& o) {
   a.server = std::make_unique<agent::server::Server>(a.loop, *a.api, a.config.max_request_bytes,
                                                      a.config.max_client_buffer);
   a.api->set_server(a.server.get());
-  st = a.server->listen(a.config.socket_path, a.config.socket_mode);
+  // SIGTERM and SIGINT are caught before the socket exists: one that comes
+  // as soon as a client can connect is a graceful stop, not a death.
+  uv_signal_init(a.loop, &a.sigterm);
+  uv_signal_init(a.loop, &a.sigint);
+  a.sigterm.data = a.sigint.data = &a;
+  uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&a.sigint, on_signal, SIGINT);
+  st = a.server->listen(a.config);
   if (st.ok()) {
     st = a.supervisor->start();
     if (!st.ok()) st = std::move(st).error().context("state directory " + a.config.state_dir);
   }
   if (!st.ok()) {
     std::fprintf(stderr, "runnerd: %s\n", st.error().message().c_str());
+    uv_close(reinterpret_cast<uv_handle_t*>(&a.sigterm), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&a.sigint), nullptr);
     teardown(a);
     return 1;
   }
-
-  uv_signal_init(a.loop, &a.sigterm);
-  uv_signal_init(a.loop, &a.sigint);
-  a.sigterm.data = a.sigint.data = &a;
-  uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-  uv_signal_start(&a.sigint, on_signal, SIGINT);
 
   agent::log::info("listening on " + a.config.socket_path + "; state in " + a.config.state_dir +
                    "; up to " + std::to_string(a.config.max_running) + " tasks at once");

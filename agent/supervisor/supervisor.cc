@@ -32,16 +32,19 @@ constexpr uint64_t kFlushIntervalMs = 20;   // or after this long (live tail lat
 
 using logstream::Level;
 
+// Out of line: GCC 12 sees the variant's other members as maybe-uninitialized
+// when a Value is built from a string inside a loop.
+[[gnu::noinline]] template_::Value text_value(std::string s) { return template_::Value(std::move(s)); }
+
 // {{ envs.x }}: variables named <prefix>X, prefix stripped, lower-cased (Kestra).
-[[gnu::noinline]] template_::Value env_vars(const std::vector<std::string>& env,
-                                            const std::string& prefix) {
+template_::Value env_vars(const std::vector<std::string>& env, const std::string& prefix) {
   template_::Value::Map envs;
   for (const auto& e : env) {
     size_t eq = e.find('=');
     if (prefix.empty() || eq == std::string::npos || e.compare(0, prefix.size(), prefix) != 0) continue;
     std::string name = e.substr(prefix.size(), eq - prefix.size());
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    envs.emplace_back(std::move(name), template_::Value(e.substr(eq + 1)));
+    envs.emplace_back(std::move(name), text_value(e.substr(eq + 1)));
   }
   return template_::Value(std::move(envs));
 }
@@ -77,6 +80,7 @@ Status Supervisor::start() {
   AGENT_TRY(lock_state_dir());
   AGENT_TRY(fs::make_dirs(config_.state_dir + "/logs", 0750));
   AGENT_TRY(fs::make_dirs(config_.work_dir, 0750));
+  if (config_.task_user) AGENT_TRY(check_task_user_layout(*config_.task_user, config_.work_dir, config_.state_dir));
   if (!config_.secrets_file.empty()) AGENT_TRY(secrets_.load_file(config_.secrets_file));
   std::vector<std::string> warnings;
   auto loaded = db_.open(config_.state_dir + "/state.db", warnings);
@@ -280,7 +284,7 @@ void Supervisor::on_output(runner::RunnerTask& task, runner::OutputStream stream
   TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
   LiveTask& live = *run.live;
   auto& splitter = stream == runner::OutputStream::kStdout ? live.out : live.err;
-  splitter.feed(bytes, [&](std::string_view line) { handle_line(run, stream, line); });
+  splitter.feed(bytes, [&](std::string_view line) { handle_line(run, stream, line, splitter); });
   if (live.chunk && live.chunk->data.size() >= kChunkBytes) flush_chunk(run);
 }
 
@@ -289,8 +293,22 @@ void Supervisor::on_note(runner::RunnerTask& task, bool warning, std::string_vie
   append_line(run, warning ? Level::kWarn : Level::kInfo, std::string(text));
 }
 
-void Supervisor::handle_line(TaskRun& run, runner::OutputStream stream, std::string_view line) {
+void Supervisor::handle_line(TaskRun& run, runner::OutputStream stream, std::string_view line,
+                             const logstream::LineSplitter& splitter) {
   LiveTask& live = *run.live;
+  if (splitter.cut() || splitter.continued()) {
+    // Kestra's readLine has no bound; ours cuts at maxLineBytes, and a cut
+    // marker cannot be parsed: it is stored as text, said once.
+    if (splitter.cut() && !splitter.continued() && line.starts_with("::{")) {
+      append_line(run, Level::kWarn,
+                  "a ::{...}:: line longer than maxLineBytes (" + std::to_string(config_.max_line_bytes) +
+                      " bytes) is stored as text, not taken as a message");
+    }
+    Level level = live.debug ? Level::kDebug
+                             : (stream == runner::OutputStream::kStderr ? Level::kError : Level::kInfo);
+    append_line(run, level, line);
+    return;
+  }
   std::string_view bare = line;
   if (!bare.empty() && bare.back() == '\r') bare.remove_suffix(1);
   if (bare == flow::kDebugMarker) {
@@ -304,16 +322,7 @@ void Supervisor::handle_line(TaskRun& run, runner::OutputStream stream, std::str
   if (bare.size() >= 6 && bare[0] == ':' && bare[1] == ':') {
     logstream::ClassifiedLine c = logstream::classify_line(bare);
     if (c.kind == logstream::LineKind::kProtocol) {
-      for (auto& [key, value] : c.message.outputs) {
-        const std::string& name = key;  // a lambda may not capture a structured binding (clang 14)
-        auto it = std::find_if(run.vars.begin(), run.vars.end(),
-                               [&](const auto& kv) { return kv.first == name; });
-        if (it != run.vars.end()) {
-          it->second = std::move(value);
-        } else {
-          run.vars.emplace_back(std::move(key), std::move(value));
-        }
-      }
+      merge_outputs(run, c.message.outputs);
       for (const auto& m : c.message.metrics) run.metrics.add(m);
       for (const auto& l : c.message.logs) append_line(run, l.level, l.message);
       return;
@@ -326,6 +335,28 @@ void Supervisor::handle_line(TaskRun& run, runner::OutputStream stream, std::str
   Level level = live.debug ? Level::kDebug
                            : (stream == runner::OutputStream::kStderr ? Level::kError : Level::kInfo);
   append_line(run, level, line);
+}
+
+void Supervisor::merge_outputs(TaskRun& run, std::vector<std::pair<std::string, std::string>>& outputs) {
+  LiveTask& live = *run.live;
+  for (auto& [key, value] : outputs) {
+    const std::string& name = key;  // a lambda may not capture a structured binding (clang 14)
+    auto it = std::find_if(run.vars.begin(), run.vars.end(), [&](const auto& kv) { return kv.first == name; });
+    size_t before = it == run.vars.end() ? 0 : key.size() + it->second.size();
+    size_t total = live.outputs_bytes - before + key.size() + value.size();
+    if (total > config_.max_outputs_bytes) {
+      append_line(run, Level::kWarn,
+                  "output '" + key + "' dropped: the task's outputs would pass maxOutputsBytes (" +
+                      std::to_string(config_.max_outputs_bytes) + " bytes)");
+      continue;
+    }
+    live.outputs_bytes = total;
+    if (it != run.vars.end()) {
+      it->second = std::move(value);
+    } else {
+      run.vars.emplace_back(std::move(key), std::move(value));
+    }
+  }
 }
 
 void Supervisor::append_line(TaskRun& run, Level level, std::string_view text) {

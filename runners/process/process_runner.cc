@@ -186,7 +186,8 @@ class ProcessRunner final : public agent::runner::Runner {
         }
       }
     }
-    auto spawned = spawn_task(spec.argv, spec.env, spec.working_dir, procs_fd);
+    const agent::TaskUser* user = config_.task_user ? &*config_.task_user : nullptr;
+    auto spawned = spawn_task(spec.argv, spec.env, spec.working_dir, procs_fd, user);
     if (procs_fd >= 0) ::close(procs_fd);
     if (!spawned.ok()) {
       if (!cgroup_dir.empty()) (void)cgroup::remove(cgroup_dir);
