@@ -51,10 +51,25 @@ class LineSplitter {
   void finish(Sink&& sink);
 
   size_t buffered() const { return partial_.size(); }
+  // What the line just given to the sink is: cut() when more of the same
+  // line follows (it was longer than `max_line`), continued() when it goes on
+  // from a piece given before. A whole line is neither.
+  bool cut() const { return cut_; }
+  bool continued() const { return continued_; }
 
  private:
+  // Sets what the next line given to the sink is.
+  void piece(bool cut) {
+    continued_ = in_long_;
+    cut_ = cut;
+    in_long_ = cut;
+  }
+
   size_t max_line_;
   std::string partial_;
+  bool cut_ = false;
+  bool continued_ = false;
+  bool in_long_ = false;  // the line being read was cut already
 };
 
 // ---- template definitions ----
@@ -81,6 +96,7 @@ void LineSplitter::feed(std::string_view bytes, Sink&& sink) {
     size_t scan = bytes.size() < room + 1 ? bytes.size() : room + 1;
     size_t nl = bytes.substr(0, scan).find('\n');
     if (nl != std::string_view::npos) {
+      piece(false);
       if (partial_.empty()) {
         sink(bytes.substr(0, nl));
       } else {
@@ -98,6 +114,7 @@ void LineSplitter::feed(std::string_view bytes, Sink&& sink) {
       return;
     }
     // No newline within the bound: emit a full piece.
+    piece(true);
     partial_.append(bytes.data(), room);
     sink(std::string_view(partial_));
     partial_.clear();
@@ -108,9 +125,11 @@ void LineSplitter::feed(std::string_view bytes, Sink&& sink) {
 template <typename Sink>
 void LineSplitter::finish(Sink&& sink) {
   if (!partial_.empty()) {
+    piece(false);
     sink(std::string_view(partial_));
     partial_.clear();
   }
+  in_long_ = false;
 }
 
 }  // namespace agent::logstream

@@ -148,10 +148,16 @@ void Connection::send(std::string_view line) {
     // flush closes it.
     overflowed_ = true;
     out_.clear();
+    wake();
     return;
   }
+  if (out_.empty()) wake();
   out_.append(line);
   if (backlog() >= kLowWater) was_backlogged_ = true;
+}
+
+void Connection::wake() {
+  if (waker_ != nullptr) uv_idle_start(waker_, [](uv_idle_t*) noexcept {});
 }
 
 void Connection::flush() {

@@ -68,6 +68,10 @@ class Connection final : public uv::Closeable {
   const Peer& peer() const { return peer_; }
   // Queues a whole line (ending in '\n'); written once per loop iteration.
   void send(std::string_view line);
+  // Started when output is queued, so that the loop does not block in poll
+  // before the flush (output queued from a write or timer callback would
+  // otherwise wait for the next event). Null: the owner flushes by itself.
+  void set_waker(uv_idle_t* waker) { waker_ = waker; }
   // Bytes queued or being written.
   size_t backlog() const { return out_.size() + in_flight_; }
   bool backlogged() const { return backlog() >= kLowWater; }
@@ -90,8 +94,11 @@ class Connection final : public uv::Closeable {
   void consume(std::string_view data);
   void fail();
 
+  void wake();
+
   uint64_t id_;
   ConnectionHandler& handler_;
+  uv_idle_t* waker_ = nullptr;
   size_t max_request_;
   size_t max_backlog_;
   uv_pipe_t pipe_{};

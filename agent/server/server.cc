@@ -35,6 +35,9 @@ Server::Server(uv_loop_t* loop, ConnectionHandler& handler, size_t max_request,
   flusher_->data = this;
   uv_check_start(flusher_, on_check);
   uv_unref(reinterpret_cast<uv_handle_t*>(flusher_));
+  waker_ = new uv_idle_t;
+  uv_idle_init(loop_, waker_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(waker_));
   resume_timer_ = new uv_timer_t;
   uv_timer_init(loop_, resume_timer_);
   resume_timer_->data = this;
@@ -49,6 +52,8 @@ Server::~Server() {
   conns_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(flusher_),
            [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_check_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(waker_),
+           [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_idle_t*>(h); });
   uv_close(reinterpret_cast<uv_handle_t*>(resume_timer_),
            [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
 }
@@ -205,6 +210,7 @@ void Server::on_connection(uv_stream_t* stream, int status) noexcept {
   }
   uint64_t id = self.next_id_++;
   auto conn = std::make_unique<Connection>(id, self.handler_, self.max_request_, self.max_backlog_);
+  conn->set_waker(self.waker_);
   int rc = conn->accept(stream, self.policy_);
   if (rc != 0) {
     // Out of file descriptors and the like: the agent stays up; the client is refused.
@@ -287,6 +293,7 @@ void Server::drop(Connection& conn) {
 
 void Server::on_check(uv_check_t* check) noexcept {
   auto& self = *static_cast<Server*>(check->data);
+  uv_idle_stop(self.waker_);
   std::vector<uint64_t> pending;
   for (auto& [id, conn] : self.conns_) {
     if (conn->has_pending()) pending.push_back(id);

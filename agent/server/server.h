@@ -68,6 +68,7 @@ class Server {
   int listen_fd_copy_ = -1;  // keeps the socket listening while the handle is paused
   int spare_fd_ = -1;        // given up to shed clients when descriptors run out
   uv_check_t* flusher_ = nullptr;
+  uv_idle_t* waker_ = nullptr;  // keeps poll from blocking while output is queued
   uv_timer_t* resume_timer_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   uint64_t next_id_ = 1;

@@ -32,6 +32,7 @@ struct LiveTask {
   std::unique_ptr<runner::RunnerTask> task;
   logstream::LineSplitter out;
   logstream::LineSplitter err;
+  size_t outputs_bytes = 0;  // keys and values of the outputs taken (maxOutputsBytes)
   bool debug = false;  // between Kestra's ##kestra:log:debug## and ##kestra:log:info## markers
   std::shared_ptr<logstream::Chunk> chunk;  // being filled; null when empty
   uint64_t log_key = 0;

@@ -121,7 +121,12 @@ class Supervisor final : public runner::TaskObserver {
   void launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
   void fail_start(TaskRun& run, const Error& error);
   void file_policy(const Execution& exec, PreparedTask& prepared) const;
-  void handle_line(TaskRun& run, runner::OutputStream stream, std::string_view line);
+  // `splitter` says whether `line` is whole or a piece of a line longer than
+  // maxLineBytes (never taken as a ::{...}:: message).
+  void handle_line(TaskRun& run, runner::OutputStream stream, std::string_view line,
+                   const logstream::LineSplitter& splitter);
+  // Adds the outputs of a ::{...}:: message, within maxOutputsBytes.
+  void merge_outputs(TaskRun& run, std::vector<std::pair<std::string, std::string>>& outputs);
   void append_line(TaskRun& run, logstream::Level level, std::string_view text);
   void flush_chunk(TaskRun& run);
   void flush_dirty();

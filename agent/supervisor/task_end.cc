@@ -19,8 +19,8 @@ void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus
   crash_point("task_exited");
   TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
   LiveTask& live = *run.live;
-  live.out.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStdout, line); });
-  live.err.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStderr, line); });
+  live.out.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStdout, line, live.out); });
+  live.err.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStderr, line, live.err); });
   if (outcome.ok()) {
     if (auto* e = std::get_if<runner::Exited>(&*outcome)) {
       run.exit_code = e->code;

@@ -315,7 +315,10 @@ TEST_F(EngineFaults, AContainerThatExitsWhileTheEngineIsDownEndsWithItsRealExitC
   engine_->kill9();
   std::this_thread::sleep_for(3200ms);  // the container exits meanwhile (and podman takes seconds to start)
   ASSERT_TRUE(engine_->restart());
-  EXPECT_EQ(container_state(id), "exited");
+  // Exited, or already waited for and removed by the agent, which retries
+  // as soon as the engine answers: never running again.
+  std::string state = container_state(id);
+  EXPECT_TRUE(state == "exited" || state.empty()) << state;
   EXPECT_EQ(test::wait_final(*client_, id, 180s), "FAILED");
   expect_one_container_and_its_outcome(id, 7);
 }
@@ -461,8 +464,8 @@ TEST(Faults, AStalledFollowerCostsBoundedMemoryAndThenGetsEveryLineInOrder) {
   setsockopt(stalled.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   int64_t rss_before = proc_kb(agent->pid(), "status", "VmRSS");
   ASSERT_TRUE(reset_peak_rss(agent->pid()));
-  // 1,000,000 numbered lines, about 105 MB of log.
-  constexpr int kLines = 1000000;
+  // 1,000,000 numbered lines, about 105 MB of log (300,000 under ASan).
+  const int kLines = kSanitized ? 300000 : 1000000;
   std::string id = test::submit_flow(
       c, test::shell_flow({"seq -f 'line %09g of a task followed by a client that stopped reading' 0 " +
                            std::to_string(kLines - 1)}));
@@ -484,7 +487,17 @@ TEST(Faults, AStalledFollowerCostsBoundedMemoryAndThenGetsEveryLineInOrder) {
   int64_t next = 0;
   bool ended = false;
   while (!ended) {
-    auto m = stalled.read_message(60s);
+    auto m = stalled.read_message(30s);
+    if (!m) {
+      // Tell a stalled stream from output the agent holds without writing
+      // it: another request wakes its loop, which writes what is queued.
+      ASSERT_TRUE(c.call("{\"op\":\"stats\"}"));
+      m = stalled.read_message(5s);
+      ADD_FAILURE() << "nothing came for 30 s after line " << next << " of " << kLines << "; "
+                    << (m ? "it came once another client's request woke the agent: output queued and not "
+                            "written until the loop woke up"
+                          : "nothing either after another client's request");
+    }
     ASSERT_TRUE(m) << "the follower's stream stopped at line " << next;
     if (m->str("/event") == "end") {
       ended = true;

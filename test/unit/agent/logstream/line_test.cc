@@ -86,6 +86,22 @@ TEST(LineSplitterTest, CutsLongLinesIntoExactPieces) {
             (std::vector<std::string>{"abc", "def", "gh", "ij"}));
 }
 
+// Each piece says whether it is whole, cut (more follows) or continued, in
+// whatever feeds the bytes come.
+TEST(LineSplitterTest, PiecesSayWhetherTheyAreCutOrContinued) {
+  for (size_t step : {1u, 3u, 4u, 100u}) {
+    LineSplitter s(4);
+    std::string input = "ab\nabcdefghij\nabcd\nxyz";
+    std::vector<std::string> seen;
+    auto sink = [&](std::string_view line) {
+      seen.push_back(std::string(line) + (s.continued() ? "<" : "") + (s.cut() ? ">" : ""));
+    };
+    for (size_t i = 0; i < input.size(); i += step) s.feed(std::string_view(input).substr(i, step), sink);
+    s.finish(sink);
+    EXPECT_EQ(seen, (std::vector<std::string>{"ab", "abcd>", "efgh<>", "ij<", "abcd", "xyz"})) << step;
+  }
+}
+
 TEST(LineSplitterTest, PiecesPreserveEveryByte) {
   // Line lengths 0..22 (exact multiples of max_line included), fed 5 bytes at a time.
   auto len_of = [](int i) { return static_cast<size_t>(i % 23); };
