@@ -1,10 +1,13 @@
 # The one entry point. `make test` and `make demo` install what is missing first.
 BUILD       ?= build/release
 ASAN_BUILD  ?= build/asan
+TSAN_BUILD  ?= build/tsan
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 JOBS        ?= $(shell nproc)
+FUZZ_SECONDS      ?= 30
+FUZZ_LONG_SECONDS ?= 300
 
-.PHONY: all deps build test unit integration asan demo bench soak clean format
+.PHONY: all deps build test unit integration asan tsan fuzz demo bench soak clean format
 
 all: build
 
@@ -15,11 +18,16 @@ build:
 	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Every test, in a release build and again under ASan + UBSan.
+ASAN_FLAGS  ?= -DCMAKE_BUILD_TYPE=Debug -DRUNNERD_SANITIZE=address,undefined
+TSAN_FLAGS  ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNNERD_SANITIZE=thread
+export BUILD ASAN_BUILD TSAN_BUILD CMAKE_FLAGS ASAN_FLAGS TSAN_FLAGS FUZZ_SECONDS JOBS
+
+# Every test, in a release build and again under ASan + UBSan; every fuzz
+# target for FUZZ_SECONDS (ASan + UBSan, clang); the test binaries under TSan.
+# The sanitizer builds run at the lowest priority while the release suites
+# run (scripts/test-all.sh).
 test: deps
-	@$(MAKE) --no-print-directory build
-	@scripts/run-tests.sh $(BUILD)
-	@$(MAKE) --no-print-directory asan
+	@scripts/test-all.sh
 
 unit: build
 	$(BUILD)/runnerd_unit_tests --gtest_filter=$(or $(GTEST_FILTER),*)
@@ -28,9 +36,21 @@ integration: build
 	$(BUILD)/runnerd_integration_tests --gtest_filter=$(or $(GTEST_FILTER),*)
 
 asan:
-	@$(MAKE) --no-print-directory build BUILD=$(ASAN_BUILD) \
-	  CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DRUNNERD_SANITIZE=address,undefined"
+	@$(MAKE) --no-print-directory build BUILD=$(ASAN_BUILD) CMAKE_FLAGS="$(ASAN_FLAGS)"
 	@scripts/run-tests.sh $(ASAN_BUILD)
+
+# The unit and integration test binaries (and every runnerd and runnerctl they
+# start) under ThreadSanitizer: the agent has a log writer thread, a state
+# writer thread and libuv's thread pool. Conformance, script-library and
+# crash-loop suites run in the other builds (scripts/run-tests.sh).
+tsan:
+	@$(MAKE) --no-print-directory build BUILD=$(TSAN_BUILD) CMAKE_FLAGS="$(TSAN_FLAGS)"
+	@RUNNERD_TEST_SUITES=binaries scripts/run-tests.sh $(TSAN_BUILD)
+
+# Every fuzz target for FUZZ_LONG_SECONDS; inputs that reach new coverage are
+# merged back into test/fuzz/corpus (commit them).
+fuzz:
+	@scripts/run-fuzz.sh $(FUZZ_LONG_SECONDS) --merge
 
 demo: deps
 	@$(MAKE) --no-print-directory build
@@ -40,7 +60,16 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	@bench/run.sh $(BUILD)
 
-soak: bench
+# The long runs: the kill -9 loop for SOAK_CYCLES cycles (prints
+# `bench: crash_cycles_clean N cycles`; containers on podman among the
+# tasks), then the 60 s log flood and 10,000 sleeping tasks (test/soak/run.sh).
+SOAK_CYCLES ?= 1000
+soak: deps
+	@$(MAKE) --no-print-directory build
+	@sock=$$(bash scripts/setup-podman.sh | tail -n 1) && \
+	  python3 test/crash/crash_loop.py --runnerd $(BUILD)/runnerd --cycles $(SOAK_CYCLES) \
+	    --docker-host unix://$$sock --bench-line
+	@test/soak/run.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h' '*.c')

@@ -9,10 +9,13 @@
 #   scripts/run-fuzz.sh SECONDS          (make test: 30) the repo is not touched
 #   scripts/run-fuzz.sh SECONDS --merge  (make fuzz) inputs that add coverage
 #                                        go back into test/fuzz/corpus
+#   scripts/run-fuzz.sh --build-only     builds the targets, runs nothing
 # Ends with one line: "fuzz: N targets, N findings".
 set -uo pipefail
 seconds=${1:?seconds per target}
 merge=${2:-}
+build_only=0
+[ "$seconds" = --build-only ] && build_only=1
 here=$(cd "$(dirname "$0")/.." && pwd)
 build="$here/build/fuzz"
 jobs=${FUZZ_JOBS:-2}
@@ -25,6 +28,7 @@ if ! cmake --build "$build" --target fuzz -j "$jobs" >"$build/fuzz-build.log" 2>
   echo "fuzz: the fuzz targets do not build (cmake --build $build --target fuzz)"
   exit 1
 fi
+[ "$build_only" = 1 ] && exit 0
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -40,7 +40,23 @@ struct ChildPlan {
   size_t group_count;
   volatile int* error;  // errno of the step that failed, read by the parent
   volatile int* step;   // which step failed
+  int status_w;         // >= 0 when the child does not share our memory (below)
 };
+
+// ThreadSanitizer turns vfork into fork: the child's writes to `error` and
+// `step` would not reach the parent, so under TSan they also go through a
+// close-on-exec pipe (EOF: the exec happened).
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kChildHasOwnMemory = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool kChildHasOwnMemory = true;
+#else
+constexpr bool kChildHasOwnMemory = false;
+#endif
+#else
+constexpr bool kChildHasOwnMemory = false;
+#endif
 
 enum Step { kCgroup = 1, kSetsid, kStdin, kStdout, kStderr, kChdir, kGroups, kGid, kUid, kNoNewPrivs, kExec };
 const char* const kStepNames[] = {"",
@@ -59,6 +75,10 @@ const char* const kStepNames[] = {"",
 [[noreturn]] void child_fail(const ChildPlan& p, int step) {
   *p.error = errno;
   *p.step = step;
+  if (p.status_w >= 0) {
+    int report[2] = {step, errno};
+    (void)!write(p.status_w, report, sizeof report);
+  }
   _exit(127);
 }
 
@@ -82,7 +102,12 @@ const char* const kStepNames[] = {"",
   }
   if (p.switch_user && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0) child_fail(p, kNoNewPrivs);
   // Only 0, 1 and 2 go on (the agent's are close-on-exec; this makes sure).
-  (void)syscall(SYS_close_range, 3u, ~0u, 0u);
+  if (p.status_w > 3) {  // kept until the exec closes it
+    (void)syscall(SYS_close_range, 3u, static_cast<unsigned>(p.status_w - 1), 0u);
+    (void)syscall(SYS_close_range, static_cast<unsigned>(p.status_w + 1), ~0u, 0u);
+  } else {
+    (void)syscall(SYS_close_range, 3u, ~0u, 0u);
+  }
   // The child has its own copy of the handlers (no CLONE_SIGHAND): reset them
   // all, so the task starts with defaults (SIGPIPE included), then unblock.
   struct sigaction dfl = {};
@@ -159,13 +184,19 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
 
   volatile int child_errno = 0;
   volatile int child_step = 0;
+  int status[2] = {-1, -1};
+  if (kChildHasOwnMemory && pipe2(status, O_CLOEXEC) != 0) {
+    int e = errno;
+    for (int fd : {out[0], out[1], err[0], err[1]}) close_fd(fd);
+    return agent::Error::from_errno(e, "creating a status pipe");
+  }
   ChildPlan plan{cargv.data(), cenv.data(), cwd.c_str(), cgroup_procs_fd, out[1], err[1],
                  user != nullptr,
                  user != nullptr ? user->uid : 0,
                  user != nullptr ? user->gid : 0,
                  user != nullptr ? user->groups.data() : nullptr,
                  user != nullptr ? user->groups.size() : 0,
-                 &child_errno, &child_step};
+                 &child_errno, &child_step, status[1]};
 
   // No handler of the agent's may run in the child while it shares our memory.
   sigset_t all, old;
@@ -176,6 +207,19 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close_fd(out[1]);
   close_fd(err[1]);
+  if (kChildHasOwnMemory) {
+    close_fd(status[1]);
+    int report[2] = {0, 0};
+    ssize_t n;
+    do {
+      n = pid < 0 ? 0 : read(status[0], report, sizeof report);
+    } while (n < 0 && errno == EINTR);
+    close_fd(status[0]);
+    if (n == static_cast<ssize_t>(sizeof report)) {
+      child_step = report[0];
+      child_errno = report[1];
+    }
+  }
 
   if (pid < 0 || child_step != 0) {
     close_fd(out[0]);
