@@ -43,8 +43,10 @@ using test::AgentProcess;
 using test::Client;
 using test::Message;
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;  // ASan's quarantine and shadow memory make RSS figures meaningless
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// ASan's quarantine and shadow memory, TSan's shadow and history make RSS
+// figures meaningless; sizes are smaller there too.
+constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
 #endif
