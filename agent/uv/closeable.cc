@@ -22,6 +22,29 @@ void deferred_delete_run(uv_idle_t* idle) noexcept {
   });
 }
 
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __sanitizer_syscall_pre_impl_close(long fd);
+extern "C" void __sanitizer_syscall_post_impl_close(long res, long fd);
+#endif
+
+// uv_close, telling ThreadSanitizer when it closes a descriptor: libuv closes
+// a stream's descriptor with syscall(SYS_close), which TSan does not see, so
+// the number given again to a file a thread-pool job opens would look like
+// the old descriptor used from two threads.
+void close_handle_now(uv_handle_t* h, uv_close_cb cb) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  uv_os_fd_t fd = -1;
+  bool stream = h->type == UV_NAMED_PIPE || h->type == UV_TCP || h->type == UV_TTY;
+  if (stream && uv_fileno(h, &fd) == 0 && fd >= 0) {
+    uv_close(h, cb);  // a stream's descriptor is closed by now
+    __sanitizer_syscall_pre_impl_close(fd);
+    __sanitizer_syscall_post_impl_close(0, fd);
+    return;
+  }
+#endif
+  uv_close(h, cb);
+}
+
 }  // namespace
 
 void Closeable::close(std::unique_ptr<Closeable> self) noexcept {
@@ -31,7 +54,7 @@ void Closeable::close(std::unique_ptr<Closeable> self) noexcept {
     uv_handle_t* h = obj->handles_[i];
     if (h != nullptr && !uv_is_closing(h)) {
       obj->pending_++;
-      uv_close(h, &Closeable::on_closed);
+      close_handle_now(h, &Closeable::on_closed);
     }
     obj->handles_[i] = nullptr;
   }
@@ -53,7 +76,7 @@ void Closeable::close_handle(uv_handle_t* handle) noexcept {
       handles_[i] = nullptr;
       if (!uv_is_closing(handle)) {
         pending_++;
-        uv_close(handle, &Closeable::on_closed);
+        close_handle_now(handle, &Closeable::on_closed);
       }
       return;
     }
