@@ -116,7 +116,12 @@ TEST_F(ProcessTasks, EnvironmentHasTheAgentsTaskEnvAndWorkingDir) {
   std::string wd = lines[1].substr(5);
   EXPECT_EQ(lines[0], "INFO hi " + wd);
   EXPECT_EQ(wd.rfind(agent_->state_dir() + "/work/", 0), 0u) << wd;
+  // Removed on the thread pool once the task ended (never blocking the loop):
+  // soon after the result, not necessarily before it.
   struct stat st;
+  for (int i = 0; i < 500 && stat(wd.c_str(), &st) == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_NE(stat(wd.c_str(), &st), 0) << "the working directory is removed after the task";
 }
 
