@@ -19,7 +19,7 @@ build:
 	@cmake --build $(BUILD) -j $(JOBS)
 
 ASAN_FLAGS  ?= -DCMAKE_BUILD_TYPE=Debug -DRUNNERD_SANITIZE=address,undefined
-TSAN_FLAGS  ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNNERD_SANITIZE=thread
+TSAN_FLAGS  ?= -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DRUNNERD_SANITIZE=thread
 export BUILD ASAN_BUILD TSAN_BUILD CMAKE_FLAGS ASAN_FLAGS TSAN_FLAGS FUZZ_SECONDS JOBS
 
 # Every test, in a release build and again under ASan + UBSan; every fuzz

@@ -3,12 +3,13 @@
 #
 #   1. the release build, in the foreground (all cores);
 #   2. meanwhile, at the lowest CPU priority (nice 19), the ASan + UBSan
-#      build, the fuzz targets' build (clang) and the TSan build, one after
+#      build, the TSan build and the fuzz targets' build (clang), one after
 #      another: they take the CPU the tests leave idle (the tests mostly wait
 #      for processes, containers and sockets) and yield it whenever a test
 #      wants it;
-#   3. the release suites, then the ASan + UBSan suites, every fuzz target for
-#      FUZZ_SECONDS, the test binaries under TSan, each once its build is done.
+#   3. the release suites, then the ASan + UBSan suites, the test binaries
+#      under TSan, every fuzz target for FUZZ_SECONDS, each once its build is
+#      done.
 #
 # Each stage's log is in build/logs/; a failed build prints its tail. Ends with
 # one line per stage and exits non-zero if any failed.
@@ -21,7 +22,7 @@ cd "$here"
 : "${BUILD:=build/release}" "${ASAN_BUILD:=build/asan}" "${TSAN_BUILD:=build/tsan}"
 : "${CMAKE_FLAGS:=-DCMAKE_BUILD_TYPE=RelWithDebInfo}"
 : "${ASAN_FLAGS:=-DCMAKE_BUILD_TYPE=Debug -DRUNNERD_SANITIZE=address,undefined}"
-: "${TSAN_FLAGS:=-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNNERD_SANITIZE=thread}"
+: "${TSAN_FLAGS:=-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DRUNNERD_SANITIZE=thread}"
 : "${FUZZ_SECONDS:=30}" "${JOBS:=$(nproc)}"
 logs="$here/build/logs"
 mkdir -p "$logs"
@@ -31,10 +32,16 @@ declare -A result
 
 elapsed() { echo "$(( $(date +%s) - started ))s"; }
 
-build_tree() {  # DIR FLAGS: configure and build one tree (FLAGS split on spaces)
+build_tree() {  # DIR FLAGS [TARGET...]: configure and build one tree (FLAGS split on spaces)
+  local dir=$1 flags=$2
+  shift 2
+  local targets=()
+  [ $# -gt 0 ] && targets=(--target "$@")
   # shellcheck disable=SC2086
-  cmake -S . -B "$1" -G Ninja $2 >/dev/null && cmake --build "$1" -j "$JOBS"
+  cmake -S . -B "$dir" -G Ninja $flags >/dev/null && cmake --build "$dir" -j "$JOBS" "${targets[@]}"
 }
+# What the sanitizer suites run: the agent, its client and the test binaries.
+suite_targets=(runnerd runnerctl runnerd_unit_tests runnerd_integration_tests)
 
 # The release build first, with every core: its suites start as soon as it is done.
 echo "== build $BUILD ($(elapsed))"
@@ -53,9 +60,9 @@ fi
     "$@" >"$logs/$name.log" 2>&1
     echo $? >"$logs/$name.rc"
   }
-  background asan-build build_tree "$ASAN_BUILD" "$ASAN_FLAGS"
+  background asan-build build_tree "$ASAN_BUILD" "$ASAN_FLAGS" "${suite_targets[@]}"
+  background tsan-build build_tree "$TSAN_BUILD" "$TSAN_FLAGS" "${suite_targets[@]}"
   background fuzz-build env FUZZ_JOBS="$JOBS" scripts/run-fuzz.sh --build-only
-  background tsan-build build_tree "$TSAN_BUILD" "$TSAN_FLAGS"
 ) &
 builder=$!
 trap 'kill -- -$builder 2>/dev/null; kill $builder 2>/dev/null' INT TERM
@@ -89,21 +96,22 @@ if wait_build asan-build; then
 else
   result[asan+ubsan]="FAILED (build)"
 fi
-if wait_build fuzz-build; then
-  stage "fuzz" scripts/run-fuzz.sh "$FUZZ_SECONDS"
-else
-  result[fuzz]="FAILED (build)"
-fi
 if wait_build tsan-build; then
   stage "tsan" env RUNNERD_TEST_SUITES=binaries scripts/run-tests.sh "$TSAN_BUILD"
 else
   result[tsan]="FAILED (build)"
 fi
+# Last: the fuzz targets take both cores while they run.
+if wait_build fuzz-build; then
+  stage "fuzz" scripts/run-fuzz.sh "$FUZZ_SECONDS"
+else
+  result[fuzz]="FAILED (build)"
+fi
 wait "$builder" 2>/dev/null
 
 status=0
 echo "== make test: $(elapsed) in all"
-for name in release asan+ubsan fuzz tsan; do
+for name in release asan+ubsan tsan fuzz; do
   echo "test: $name: ${result[$name]:-not run}"
   [ "${result[$name]:-}" = passed ] || status=1
 done
