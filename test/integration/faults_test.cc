@@ -259,7 +259,7 @@ tasks:
   }
 
   // The task ended with the container's real exit code and whole log; the
-  // engine made and started exactly one container for it, and removed it.
+  // engine made and started no second container for it, and removed it.
   void expect_one_container_and_its_outcome(const std::string& id, int64_t exit_code) {
     auto g = get_execution(*client_, id);
     ASSERT_TRUE(g);
@@ -274,8 +274,12 @@ tasks:
     simdjson::dom::array left;
     ASSERT_EQ(list->root.get_array().get(left), simdjson::SUCCESS);
     EXPECT_EQ(left.size(), 0u) << "the container was not removed: " << list->text;
-    EXPECT_EQ(engine_->count_events("create", "kestra.io/execution-id", id, since_), 1);
-    EXPECT_EQ(engine_->count_events("start", "kestra.io/execution-id", id, since_), 1);
+    // Never a second one. (Exactly one is not observable here: podman's
+    // event log may lose what the service logged just before its kill -9;
+    // Faults.AnswersLostMidCallMakeNoSecondContainerStartOrLine counts the
+    // calls themselves.)
+    EXPECT_LE(engine_->count_events("create", "kestra.io/execution-id", id, since_), 1);
+    EXPECT_LE(engine_->count_events("start", "kestra.io/execution-id", id, since_), 1);
   }
 
   test::TempDir dir_;
