@@ -132,7 +132,7 @@ struct Node {
   std::string text;  // scalars: the text as written (for mapping keys)
   bool plain = false;
   std::vector<size_t> items;                            // sequences
-  std::vector<std::pair<std::string, size_t>> members;  // mappings, after merges
+  std::vector<std::pair<std::string, size_t>> members;  // mappings, after merges; keys as JSON strings
   bool complete = false;
 };
 
@@ -205,7 +205,7 @@ class Builder : public YAML::EventHandler {
     size_t node;
     std::optional<size_t> pending_key;
     YAML::Mark pending_key_mark;
-    std::map<std::string, int> key_lines;  // explicit keys -> 1-based line
+    std::map<std::string, int> key_lines;  // explicit keys (as JSON strings) -> 1-based line
     std::vector<std::pair<size_t, YAML::Mark>> merges;
   };
 
@@ -332,13 +332,17 @@ class Builder : public YAML::EventHandler {
       parent.merges.emplace_back(id, key_mark);
       return;
     }
-    auto [it, inserted] = parent.key_lines.emplace(key.text, key_mark.line + 1);
+    // Keys are told apart as written: two that differ only in bytes that
+    // are not UTF-8 (both written U+FFFD) are the same key.
+    std::string written;
+    json::append_quoted(written, key.text);
+    auto [it, inserted] = parent.key_lines.emplace(written, key_mark.line + 1);
     if (!inserted) {
       fail(key_mark,
            "duplicate key '" + key.text + "' (first at line " + std::to_string(it->second) + ")");
       return;
     }
-    pnode.members.emplace_back(key.text, id);
+    pnode.members.emplace_back(std::move(written), id);
   }
 
   std::string_view source_;
@@ -416,7 +420,7 @@ void emit(const std::vector<Node>& nodes, size_t id, std::string& out) {
       out += '{';
       for (size_t i = 0; i < n.members.size(); i++) {
         if (i > 0) out += ',';
-        json::append_quoted(out, n.members[i].first);
+        out += n.members[i].first;  // written already
         out += ':';
         emit(nodes, n.members[i].second, out);
       }
