@@ -149,6 +149,13 @@ TEST(YamlToJsonErrorTest, DuplicateKeysAreErrors) {
   EXPECT_EQ(convert("- {a: 1}\n- {a: 2}\n"), R"([{"a":1},{"a":2}])");
 }
 
+// Keys are compared as written: bytes that are not UTF-8 become U+FFFD, so
+// two keys that differ only there would be one JSON key twice.
+TEST(YamlToJsonErrorTest, KeysEqualOnceWrittenAreDuplicates) {
+  std::string error = error_of("\"k\xff\": 1\n\"k\xfe\": 2\n");
+  EXPECT_NE(error.find("duplicate key"), std::string::npos) << error;
+}
+
 TEST(YamlToJsonErrorTest, SyntaxErrorsNameTheirPlace) {
   std::string err = error_of("id: hello\ntasks:\n  - id: [unclosed\n");
   EXPECT_EQ(err.rfind("flow.yaml:", 0), 0u) << err;
