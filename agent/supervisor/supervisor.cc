@@ -32,6 +32,13 @@ constexpr uint64_t kFlushIntervalMs = 20;   // or after this long (live tail lat
 
 using logstream::Level;
 
+// A task's own output line: DEBUG between Kestra's debug markers, else
+// stderr is ERROR and stdout INFO.
+Level output_level(const LiveTask& live, runner::OutputStream stream) {
+  if (live.debug) return Level::kDebug;
+  return stream == runner::OutputStream::kStderr ? Level::kError : Level::kInfo;
+}
+
 // Out of line: GCC 12 sees the variant's other members as maybe-uninitialized
 // when a Value is built from a string inside a loop.
 [[gnu::noinline]] template_::Value text_value(std::string s) { return template_::Value(std::move(s)); }
@@ -304,9 +311,7 @@ void Supervisor::handle_line(TaskRun& run, runner::OutputStream stream, std::str
                   "a ::{...}:: line longer than maxLineBytes (" + std::to_string(config_.max_line_bytes) +
                       " bytes) is stored as text, not taken as a message");
     }
-    Level level = live.debug ? Level::kDebug
-                             : (stream == runner::OutputStream::kStderr ? Level::kError : Level::kInfo);
-    append_line(run, level, line);
+    append_line(run, output_level(live, stream), line);
     return;
   }
   std::string_view bare = line;
@@ -332,9 +337,7 @@ void Supervisor::handle_line(TaskRun& run, runner::OutputStream stream, std::str
       return;
     }
   }
-  Level level = live.debug ? Level::kDebug
-                           : (stream == runner::OutputStream::kStderr ? Level::kError : Level::kInfo);
-  append_line(run, level, line);
+  append_line(run, output_level(live, stream), line);
 }
 
 void Supervisor::merge_outputs(TaskRun& run, std::vector<std::pair<std::string, std::string>>& outputs) {
