@@ -11,8 +11,9 @@ namespace agent::fs {
 
 // mkdir -p with `mode` for the directories it creates.
 Status make_dirs(const std::string& path, int mode);
-// Creates or truncates `path` with `data`, mode 0640, without syncing: for
-// scratch files such as a task's script, which die with the working directory.
+// Creates or truncates `path` with `data`, mode 0640, without syncing, by
+// path: for the agent's own directories only (what goes into a task's
+// directory is written with files::write_file_beneath).
 Status write_file(const std::string& path, std::string_view data);
 // Writes `data` to `path` through a temporary file and rename(2), with fsync.
 Status write_file_atomic(const std::string& path, std::string_view data);

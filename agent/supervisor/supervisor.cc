@@ -12,9 +12,9 @@
 
 #include "agent/common/crash_point.h"
 #include "agent/common/fs.h"
-#include "agent/files/tree.h"
 #include "agent/common/ids.h"
 #include "agent/common/time.h"
+#include "agent/files/tree.h"
 #include "agent/flow/command_line.h"
 #include "agent/log/log.h"
 #include "agent/logstream/protocol_line.h"

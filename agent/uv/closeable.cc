@@ -1,6 +1,7 @@
 #include "agent/uv/closeable.h"
 
 #include "agent/common/result.h"
+#include "agent/common/sanitizers.h"
 
 namespace agent::uv {
 
@@ -22,7 +23,7 @@ void deferred_delete_run(uv_idle_t* idle) noexcept {
   });
 }
 
-#if defined(__SANITIZE_THREAD__)
+#if defined(AGENT_TSAN)
 extern "C" void __sanitizer_syscall_pre_impl_close(long fd);
 extern "C" void __sanitizer_syscall_post_impl_close(long res, long fd);
 #endif
@@ -32,7 +33,7 @@ extern "C" void __sanitizer_syscall_post_impl_close(long res, long fd);
 // the number given again to a file a thread-pool job opens would look like
 // the old descriptor used from two threads.
 void close_handle_now(uv_handle_t* h, uv_close_cb cb) noexcept {
-#if defined(__SANITIZE_THREAD__)
+#if defined(AGENT_TSAN)
   uv_os_fd_t fd = -1;
   bool stream = h->type == UV_NAMED_PIPE || h->type == UV_TCP || h->type == UV_TTY;
   if (stream && uv_fileno(h, &fd) == 0 && fd >= 0) {

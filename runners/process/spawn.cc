@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "agent/common/sanitizers.h"
 #include "agent/files/tree.h"
 
 namespace runners::process {
@@ -46,17 +47,7 @@ struct ChildPlan {
 // ThreadSanitizer turns vfork into fork: the child's writes to `error` and
 // `step` would not reach the parent, so under TSan they also go through a
 // close-on-exec pipe (EOF: the exec happened).
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kChildHasOwnMemory = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool kChildHasOwnMemory = true;
-#else
-constexpr bool kChildHasOwnMemory = false;
-#endif
-#else
-constexpr bool kChildHasOwnMemory = false;
-#endif
+constexpr bool kChildHasOwnMemory = agent::kThreadSanitizer;
 
 enum Step { kCgroup = 1, kSetsid, kStdin, kStdout, kStderr, kChdir, kGroups, kGid, kUid, kNoNewPrivs, kExec };
 const char* const kStepNames[] = {"",

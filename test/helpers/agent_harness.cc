@@ -16,8 +16,8 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/files/tree.h"
 #include "agent/common/fs.h"
+#include "agent/files/tree.h"
 #include "agent/json/writer.h"
 
 extern char** environ;

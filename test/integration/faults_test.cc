@@ -29,6 +29,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/common/sanitizers.h"
 #include "agent/logstream/log_file.h"
 #include "agent/yaml/yaml_to_json.h"
 #include "test/helpers/engine_client.h"
@@ -43,13 +44,9 @@ using test::AgentProcess;
 using test::Client;
 using test::Message;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // ASan's quarantine and shadow memory, TSan's shadow and history make RSS
 // figures meaningless; sizes are smaller there too.
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
+constexpr bool kSanitized = agent::kAddressSanitizer || agent::kThreadSanitizer;
 
 // ---- what the tests measure of the agent ----
 

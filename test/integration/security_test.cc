@@ -31,9 +31,9 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/files/tree.h"
 #include "agent/common/base64.h"
 #include "agent/common/fs.h"
+#include "agent/files/tree.h"
 #include "test/helpers/agent_harness.h"
 
 namespace {

@@ -1,7 +1,7 @@
-#include "agent/files/tree.h"
 #include "agent/files/input_files.h"
 
 #include "agent/files/namespace_files.h"
+#include "agent/files/tree.h"
 #include "test/unit/agent/files/files_fixture.h"
 
 namespace {

@@ -13,9 +13,9 @@
 
 #include <cstdio>
 
-#include "agent/files/tree.h"
 #include "agent/files/beneath.h"
 #include "agent/files/storage.h"
+#include "agent/files/tree.h"
 #include "agent/supervisor/task_files.h"
 #include "runners/docker/archive.h"
 #include "test/unit/agent/security/sandbox.h"

@@ -10,8 +10,8 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/files/tree.h"
 #include "agent/common/fs.h"
+#include "agent/files/tree.h"
 #include "agent/logstream/line.h"
 #include "agent/logstream/log_file.h"
 

@@ -15,10 +15,10 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/files/tree.h"
 #include "agent/common/fs.h"
 #include "agent/config/config.h"
 #include "agent/config/identity.h"
+#include "agent/files/tree.h"
 #include "runners/process/spawn.h"
 
 namespace {
