@@ -96,6 +96,7 @@ Status Supervisor::start() {
   AGENT_TRY(db_.start());
   AGENT_TRY(writer_.start());
   flush_timer_ = uv::Timer::create(loop_);
+  lag_probe_ = std::make_unique<uv::LagProbe>(loop_, [this] { return running_ > 0 || !queue_.empty(); });
   return recover(std::move(loaded).value());
 }
 
@@ -548,6 +549,7 @@ void Supervisor::maybe_finish_shutdown() {
   if (!draining_ || writer_closing_ || running_ > 0 || pending_fs_ > 0) return;
   writer_closing_ = true;
   uv::close(flush_timer_);
+  lag_probe_.reset();
   uv::close(shutdown_timer_);
   writer_.close([this] {
     db_closing_ = true;
@@ -589,11 +591,35 @@ void Supervisor::write_stats(json::Writer& w) const {
   if (!db_error.empty()) w.kv("lastError", db_error);
   w.end_object();
   w.kv_bool("draining", draining_);
+  if (lag_probe_) write_loop_lag(w, lag_probe_->histogram());
   w.key("runners").begin_object();
   for (const runner::Runner* r : registry_.runners()) {
     for (const auto& [name, value] : r->counters()) w.kv(name, value);
   }
   w.end_object();
+}
+
+// The loop lag histogram: cumulative buckets as Prometheus has them, so that a
+// client can subtract two readings and get the lag over its own interval.
+void Supervisor::write_loop_lag(json::Writer& w, const uv::LagHistogram& h) {
+  w.key("loopLag").begin_object();
+  w.kv("intervalMs", uv::LagProbe::kIntervalMs).kv("count", h.count).kv("sumUs", h.sum_us);
+  w.kv("maxUs", h.max_us);
+  w.kv("p50Us", static_cast<uint64_t>(h.quantile_us(0.5)));
+  w.kv("p99Us", static_cast<uint64_t>(h.quantile_us(0.99)));
+  w.key("buckets").begin_array();
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < h.buckets.size(); i++) {
+    cumulative += h.buckets[i];
+    w.begin_array();
+    if (i < uv::kLagBoundsUs.size()) {
+      w.number(uv::kLagBoundsUs[i]);
+    } else {
+      w.string("+Inf");
+    }
+    w.number(cumulative).end_array();
+  }
+  w.end_array().end_object();
 }
 
 }  // namespace agent

@@ -25,6 +25,7 @@
 #include "agent/supervisor/execution.h"
 #include "agent/supervisor/live_task.h"
 #include "agent/template/template.h"
+#include "agent/uv/lag_probe.h"
 
 namespace agent {
 
@@ -88,6 +89,7 @@ class Supervisor final : public runner::TaskObserver {
   const files::Storage& storage() const { return storage_; }
   std::string log_path(const TaskRun& run) const;
   void write_stats(json::Writer& w) const;
+  static void write_loop_lag(json::Writer& w, const uv::LagHistogram& h);
 
   // runner::TaskObserver
   void on_output(runner::RunnerTask& task, runner::OutputStream stream,
@@ -177,6 +179,7 @@ class Supervisor final : public runner::TaskObserver {
   std::unordered_set<TaskRun*> live_runs_;  // runs holding a LiveTask
   std::unique_ptr<uv::Timer> flush_timer_;
   std::unique_ptr<uv::Timer> shutdown_timer_;
+  std::unique_ptr<uv::LagProbe> lag_probe_;  // armed while tasks run or wait
   uint64_t next_log_key_ = 1;
   int running_ = 0;        // task runs with a live runner task or an open log
   bool paused_all_ = false;

@@ -119,6 +119,7 @@ void Supervisor::start_runner_task(Execution& exec) {
   live.takes_slot = true;
   running_++;
   started_++;
+  if (lag_probe_) lag_probe_->arm();
   if (attempt > 1 && !run.replayed) {
     append_line(run, Level::kInfo,
                 "attempt " + std::to_string(attempt) +

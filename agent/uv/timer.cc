@@ -16,6 +16,8 @@ void Timer::start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()>
 
 void Timer::stop() { uv_timer_stop(&timer_); }
 
+void Timer::unref() { uv_unref(reinterpret_cast<uv_handle_t*>(&timer_)); }
+
 bool Timer::active() const {
   return uv_is_active(reinterpret_cast<const uv_handle_t*>(&timer_)) != 0;
 }

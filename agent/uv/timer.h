@@ -17,6 +17,8 @@ class Timer final : public Closeable {
   void start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()> cb);
   void stop();
   bool active() const;
+  // The loop may end while this timer is pending (uv_unref).
+  void unref();
 
  private:
   Timer() = default;
