@@ -15,8 +15,8 @@ the agent reports a final state only once the task's whole log is stored
 (compressed, written and fdatasync'ed), so the rate is of stored log.
 
 Then (not timed):
-  * each execution's log is read back (`logs`, no follow) and checked as
-    dispatch.py --log-bytes does: the messages, each followed by '\\n', must
+  * each execution's log is read back (`logs`, no follow) and checked: the
+    messages, each followed by '\\n', must
     reproduce exactly the task's N bytes with the sha256 of the text generated
     here (a trailing partial line comes back as a line of its own), and the
     line numbers must run without a gap; --no-verify skips this;
@@ -47,20 +47,44 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dispatch import (  # noqa: E402  (bench/dispatch.py: connection and helpers)
+from dispatch import (  # noqa: E402  (bench/dispatch.py: the connection and its helpers)
     FINAL_STATES,
     BenchError,
     Conn,
     agent_pid,
     check_ok,
     encode,
-    expected_text_digest,
-    log_script,
     proc_cpu,
     stats,
 )
 
 _FINAL_STATE_BYTES = tuple(s.encode() for s in FINAL_STATES)
+# Same text as bench/pipe_zstd_raw.c; `yes` writes it followed by '\n' forever.
+# (Defined here, not imported: dispatch.py's log mode, which has them too,
+# is to go.)
+LOG_LINE = "log line from the benchmark writer 0123456789 abcdefghij"
+
+
+def log_script(nbytes):
+    return "yes '%s' | head -c %d" % (LOG_LINE, nbytes)
+
+
+def expected_text_digest(nbytes):
+    """sha256 of the first nbytes of `yes LOG_LINE`, plus a final '\n' when the
+    text does not end with one (the agent stores a trailing partial line as a
+    line of its own, which the read-back ends with '\n'); and whether it
+    added that '\n'."""
+    line = (LOG_LINE + "\n").encode()
+    block = line * ((1 << 20) // len(line))  # ~1 MiB of whole lines
+    h = hashlib.sha256()
+    full, rest = divmod(nbytes, len(block))
+    for _ in range(full):
+        h.update(block)
+    h.update(block[:rest])
+    extra_newline = nbytes > 0 and nbytes % len(line) != 0
+    if extra_newline:
+        h.update(b"\n")
+    return h.hexdigest(), extra_newline
 
 
 def shares(nbytes, tasks):
