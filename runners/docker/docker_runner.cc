@@ -19,6 +19,7 @@
 #include "runners/docker/archive.h"
 #include "runners/docker/container_spec.h"
 #include "runners/docker/engine.h"
+#include "runners/docker/engine_stats.h"
 #include "runners/docker/image_ref.h"
 #include "runners/docker/labels.h"
 #include "runners/docker/log_demux.h"
@@ -208,10 +209,12 @@ class DockerRunner final : public agent::runner::Runner {
     http_->close([] {});
   }
   std::vector<std::pair<std::string, int64_t>> counters() const override {
-    return {{"docker_containers_created", created},
-            {"docker_pulls", pulls},
-            {"docker_engine_errors", engine_errors},
-            {"docker_engine_outages", engine_outages}};
+    std::vector<std::pair<std::string, int64_t>> out = {{"docker_containers_created", created},
+                                                         {"docker_pulls", pulls},
+                                                         {"docker_engine_errors", engine_errors},
+                                                         {"docker_engine_outages", engine_outages}};
+    engine_stats.append_counters(out);
+    return out;
   }
 
   uv_loop_t* loop() const { return loop_; }
@@ -219,6 +222,8 @@ class DockerRunner final : public agent::runner::Runner {
   agent::http::HttpClient& http() { return *http_; }
 
   int64_t created = 0, pulls = 0, engine_errors = 0, engine_outages = 0;
+  // Every engine call of every task, by kind (engineCallsCreate, ...).
+  EngineStats engine_stats;
 
  private:
   uv_loop_t* loop_;
@@ -230,7 +235,7 @@ DockerTask::DockerTask(DockerRunner& runner, TaskObserver& observer, Options opt
     : runner_(runner),
       observer_(observer),
       options_(std::move(options)),
-      engine_(runner.http(), std::move(socket)),
+      engine_(runner.http(), std::move(socket), &runner.engine_stats),
       rng_(static_cast<uint32_t>(uv_hrtime() ^ reinterpret_cast<uintptr_t>(this))) {}
 
 agent::http::RequestId DockerTask::call(std::string method, std::string path, std::string body, Next next,

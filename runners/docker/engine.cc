@@ -5,8 +5,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include <simdjson.h>
+#include <uv.h>
 
 namespace runners::docker {
 
@@ -77,7 +79,15 @@ agent::http::RequestId Engine::call(std::string method, std::string path, std::s
     for (const auto& [k, v] : r.headers) typed = typed || strcasecmp(k.c_str(), "Content-Type") == 0;
     if (!typed) r.headers.emplace_back("Content-Type", "application/json");
   }
-  return http_.send(std::move(r), std::move(done));
+  if (stats_ == nullptr) return http_.send(std::move(r), std::move(done));
+  // Timed up to the moment the answer reaches the runner, the latency the
+  // task sees (the loop's own delay included).
+  CallKind kind = call_kind(r.method, path);
+  return http_.send(std::move(r), [stats = stats_, kind, t0 = uv_hrtime(),
+                                   done = std::move(done)](agent::Result<agent::http::Response> a) {
+    stats->record(kind, !a.ok() || a->status >= 400, uv_hrtime() - t0);
+    done(std::move(a));
+  });
 }
 
 agent::http::RequestId Engine::stream(std::string path, agent::http::HttpClient::HeadFn on_head,
@@ -86,7 +96,23 @@ agent::http::RequestId Engine::stream(std::string path, agent::http::HttpClient:
   agent::http::Request r;
   r.url = url(path);
   r.unix_socket = socket_;
-  return http_.stream(std::move(r), std::move(on_head), std::move(on_data), std::move(on_end));
+  if (stats_ == nullptr) {
+    return http_.stream(std::move(r), std::move(on_head), std::move(on_data), std::move(on_end));
+  }
+  // A stream counts from its request to its end; its status comes with the head.
+  auto status = std::make_shared<long>(0);
+  return http_.stream(
+      std::move(r),
+      [status, on_head = std::move(on_head)](const agent::http::Response& head) {
+        *status = head.status;
+        if (on_head) on_head(head);
+      },
+      std::move(on_data),
+      [stats = stats_, kind = call_kind("GET", path), status, t0 = uv_hrtime(),
+       on_end = std::move(on_end)](agent::Status st) {
+        stats->record(kind, !st.ok() || *status >= 400, uv_hrtime() - t0);
+        on_end(std::move(st));
+      });
 }
 
 Error Engine::transport_error(const Error& error, std::string_view what) const {

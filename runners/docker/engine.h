@@ -1,7 +1,8 @@
 // The Docker Engine API over one Unix socket, on the agent's HTTP client (curl
 // multi on the loop). Paths are the API's own ("/containers/create"); the
 // version prefix is added here. Every failure becomes one line that names the
-// call, the cause and, for a socket that cannot be reached, the fix.
+// call, the cause and, for a socket that cannot be reached, the fix. Every
+// call is counted by kind, with its latency, in the runner's EngineStats.
 // Loop thread only.
 #pragma once
 
@@ -12,6 +13,7 @@
 
 #include "agent/common/result.h"
 #include "agent/http/client.h"
+#include "runners/docker/engine_stats.h"
 
 namespace runners::docker {
 
@@ -26,7 +28,10 @@ class Engine {
  public:
   using Done = std::function<void(agent::Result<agent::http::Response>)>;
 
-  Engine(agent::http::HttpClient& http, std::string socket) : http_(http), socket_(std::move(socket)) {}
+  // `stats`, when given, must outlive every call made through this Engine
+  // (the runner's, which outlives its tasks and closes the client first).
+  Engine(agent::http::HttpClient& http, std::string socket, EngineStats* stats = nullptr)
+      : http_(http), socket_(std::move(socket)), stats_(stats) {}
 
   const std::string& socket() const { return socket_; }
 
@@ -57,6 +62,7 @@ class Engine {
  private:
   agent::http::HttpClient& http_;
   std::string socket_;
+  EngineStats* stats_;
 };
 
 // Percent-encodes a query parameter's value (RFC 3986 unreserved kept).
