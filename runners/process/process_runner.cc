@@ -171,15 +171,15 @@ class ProcessRunner final : public agent::runner::Runner {
 
   agent::Result<std::unique_ptr<agent::runner::RunnerTask>> start(
       const agent::runner::TaskSpec& spec, TaskObserver& observer) override {
-    // The child joins its cgroup itself, before it execs: nothing it starts
-    // can be outside. Without one, the process group is all there is.
+    // The child is in its cgroup before it execs: nothing it starts can be
+    // outside. Without one, the process group is all there is.
     std::string cgroup_dir;
-    int procs_fd = -1;
+    int cgroup_fd = -1;
     if (cgroups_.enabled()) {
       auto dir = cgroup::create(cgroups_, spec.task_run_id + "-" + std::to_string(spec.attempt));
       if (dir.ok()) {
-        procs_fd = cgroup::open_procs(*dir);
-        if (procs_fd >= 0) {
+        cgroup_fd = cgroup::open_dir(*dir);
+        if (cgroup_fd >= 0) {
           cgroup_dir = *dir;
         } else {
           (void)cgroup::remove(*dir);
@@ -187,8 +187,8 @@ class ProcessRunner final : public agent::runner::Runner {
       }
     }
     const agent::TaskUser* user = config_.task_user ? &*config_.task_user : nullptr;
-    auto spawned = spawn_task(spec.argv, spec.env, spec.working_dir, procs_fd, user);
-    if (procs_fd >= 0) ::close(procs_fd);
+    auto spawned = spawn_task(spec.argv, spec.env, spec.working_dir, cgroup_fd, user);
+    if (cgroup_fd >= 0) ::close(cgroup_fd);
     if (!spawned.ok()) {
       if (!cgroup_dir.empty()) (void)cgroup::remove(cgroup_dir);
       return std::move(spawned).error();

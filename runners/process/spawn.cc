@@ -13,6 +13,7 @@
 
 #include "agent/common/sanitizers.h"
 #include "agent/files/tree.h"
+#include "runners/process/clone_into.h"
 
 namespace runners::process {
 
@@ -113,10 +114,33 @@ const char* const kStepNames[] = {"",
   child_fail(p, kExec);
 }
 
+void run_child_entry(void* plan) { run_child(*static_cast<const ChildPlan*>(plan)); }
+
 // vfork in a function of its own, with nothing live across it but `plan`.
-pid_t start_child(const ChildPlan& plan) {
+pid_t vfork_child(const ChildPlan& plan) {
   pid_t pid = vfork();
   if (pid == 0) run_child(plan);
+  return pid;
+}
+
+// Into its cgroup at birth where the kernel can (clone_into.h), else vfork
+// and the child writes itself into `cgroup.procs`. `plan.cgroup_fd` is then
+// that file, opened here.
+pid_t start_child(ChildPlan& plan, int cgroup_dir_fd) {
+  if (cgroup_dir_fd >= 0 && clone_into_available()) {
+    pid_t pid = clone_into_cgroup(cgroup_dir_fd, run_child_entry, &plan);
+    if (pid >= 0) return pid;
+    remember_refusal(errno);
+    if (clone_into_available()) return -1;  // a real failure (EAGAIN, ENOMEM)
+  }
+  if (cgroup_dir_fd >= 0) {
+    plan.cgroup_fd = openat(cgroup_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (plan.cgroup_fd < 0) return -1;
+  }
+  pid_t pid = vfork_child(plan);
+  int e = errno;
+  close_fd(plan.cgroup_fd);
+  errno = e;
   return pid;
 }
 
@@ -142,7 +166,7 @@ std::vector<std::string> task_environment(const std::vector<std::string>& env) {
 
 agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
                                   const std::vector<std::string>& env, const std::string& cwd,
-                                  int cgroup_procs_fd, const agent::TaskUser* user) {
+                                  int cgroup_dir_fd, const agent::TaskUser* user) {
   if (argv.empty() || argv[0].empty()) {
     return agent::Error(agent::Errc::kInvalidArgument, "empty command line");
   }
@@ -181,7 +205,7 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
     for (int fd : {out[0], out[1], err[0], err[1]}) close_fd(fd);
     return agent::Error::from_errno(e, "creating a status pipe");
   }
-  ChildPlan plan{cargv.data(), cenv.data(), cwd.c_str(), cgroup_procs_fd, out[1], err[1],
+  ChildPlan plan{cargv.data(), cenv.data(), cwd.c_str(), -1, out[1], err[1],
                  user != nullptr,
                  user != nullptr ? user->uid : 0,
                  user != nullptr ? user->gid : 0,
@@ -193,7 +217,7 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = start_child(plan);
+  pid_t pid = start_child(plan, cgroup_dir_fd);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close_fd(out[1]);

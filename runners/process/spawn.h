@@ -1,9 +1,10 @@
 // Starting a task: stdout and stderr on pipes, stdin on /dev/null, its own
 // session and process group, default signal dispositions and an empty signal
 // mask, the working directory as cwd, and, before anything of the task runs,
-// its cgroup. vfork shares the agent's memory until the exec, so the cost does
-// not grow with the agent's heap as fork's does (glibc's posix_spawn is built
-// the same way; it only lacks the cgroup step).
+// its cgroup. The child shares the agent's memory until the exec (clone3 with
+// CLONE_VM | CLONE_VFORK, or vfork), so the cost does not grow with the
+// agent's heap as fork's does (glibc's posix_spawn is built the same way; it
+// only lacks the cgroup step).
 // The child closes every descriptor but 0, 1 and 2 before it execs, and the
 // agent's own NOTIFY_SOCKET, WATCHDOG_*, LISTEN_* and SECRET_* variables are
 // not passed on. With a TaskUser, the working directory is first given to
@@ -29,12 +30,14 @@ struct Spawned {
   int stderr_fd = -1;
 };
 
-// `cgroup_procs_fd`: an open `cgroup.procs` of the task's cgroup, or -1. The
-// child writes itself into it before it execs, so no descendant can start
-// outside the cgroup. `user`: run as that user (taskUser), or null.
+// `cgroup_dir_fd`: the task's cgroup directory (O_RDONLY | O_DIRECTORY), or
+// -1. The child is started inside it (clone_into.h) or, where the kernel
+// cannot, writes itself into its `cgroup.procs` before it execs: either way no
+// descendant can start outside the cgroup. `user`: run as that user
+// (taskUser), or null.
 agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
                                   const std::vector<std::string>& env, const std::string& cwd,
-                                  int cgroup_procs_fd, const agent::TaskUser* user = nullptr);
+                                  int cgroup_dir_fd, const agent::TaskUser* user = nullptr);
 
 // `env` without the agent's own variables that must not reach a task
 // (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*, SECRET_*): an entry is dropped when the

@@ -72,8 +72,8 @@ agent::Result<std::string> create(const CgroupRoot& root, const std::string& nam
   return dir;
 }
 
-int open_procs(const std::string& dir) {
-  return open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+int open_dir(const std::string& dir) {
+  return open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 void signal_all(const std::string& dir, int sig) {

@@ -28,8 +28,8 @@ class CgroupRoot {
 // Blocking syscalls on cgroupfs, an in-memory filesystem: microseconds each.
 namespace cgroup {
 agent::Result<std::string> create(const CgroupRoot& root, const std::string& name);
-// An fd on the cgroup's `cgroup.procs` for a child to write itself into, or -1.
-int open_procs(const std::string& dir);
+// The cgroup's directory, open for spawn_task (O_RDONLY | O_DIRECTORY), or -1.
+int open_dir(const std::string& dir);
 // Sends `sig` to every process in the cgroup (SIGKILL uses cgroup.kill where the
 // kernel has it).
 void signal_all(const std::string& dir, int sig);
