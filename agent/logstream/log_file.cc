@@ -584,9 +584,10 @@ void LogWriter::Impl::finish(OpenLog& log, uint64_t key, bool report) {
     log.out.clear();
   }
   if (log.fd >= 0) {
-    if (::fdatasync(log.fd) != 0 && !log.error) {
-      log.error = Error::from_errno(errno, "syncing log file '" + log.path + "'");
-    }
+    // No fdatasync: a log is as durable as the state database that points at
+    // it (WAL, synchronous=NORMAL), which survives the agent's death but may
+    // lose its last commits to a power loss. A sync per task was one disk
+    // flush per task on the log thread, which set the agent's dispatch rate.
     if (::close(log.fd) != 0 && !log.error) {
       log.error = write_error(errno, log.path);
     }
