@@ -84,6 +84,11 @@ class Connection final : public uv::Closeable {
   // Stops reading, lets queued output go, and closes.
   void shutdown();
 
+  // The server is being destroyed and the handler with it: callbacks still
+  // owed by libuv (a write that completed before the close) must not reach
+  // the handler, so the connection counts as closing from now on.
+  void abandon() { closing_ = true; }
+
   // Called by the server once it has dropped the connection.
   std::function<void(Connection&)> on_gone;
 

@@ -47,6 +47,7 @@ Server::~Server() {
   stop_listening();
   for (auto& [id, conn] : conns_) {
     conn->on_gone = nullptr;
+    conn->abandon();
     uv::close(conn);
   }
   conns_.clear();
