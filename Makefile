@@ -57,6 +57,7 @@ demo: deps
 	@scripts/demo.sh $(BUILD)
 
 bench: deps
+	@scripts/install-deps.sh bench
 	@$(MAKE) --no-print-directory build
 	@bench/run.sh $(BUILD)
 

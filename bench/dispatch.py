@@ -46,15 +46,22 @@ import sys
 import threading
 import time
 
+import load  # bench/load.py
+from benchlib import (  # bench/benchlib.py, next to this file; re-exported for the other clients
+    CLIENT,
+    FINAL_STATES,
+    _FINAL_STATE_BYTES,
+    BenchError,
+    Conn,
+    agent_pid,
+    check_ok,
+    encode,
+    proc_cpu,
+    stats,
+)
+
 # Same text as bench/pipe_raw.c; `yes` writes it followed by '\n' forever.
 LOG_LINE = "log line from the benchmark writer 0123456789 abcdefghij"
-FINAL_STATES = ("SUCCESS", "WARNING", "FAILED", "KILLED")
-_FINAL_STATE_BYTES = tuple(s.encode() for s in FINAL_STATES)
-CLIENT = "bench/dispatch.py 0.1"
-
-
-class BenchError(Exception):
-    pass
 
 
 def dispatch_flow(i):
@@ -98,10 +105,6 @@ def log_flow(nbytes):
     }
 
 
-def encode(msg):
-    return (json.dumps(msg, separators=(",", ":")) + "\n").encode()
-
-
 def expected_text_digest(nbytes):
     """sha256 of the first nbytes of `yes LOG_LINE`, plus a final '\n' when the
     text does not end with one (the agent stores a trailing partial line as a
@@ -119,149 +122,105 @@ def expected_text_digest(nbytes):
     return h.hexdigest(), extra_newline
 
 
-def proc_cpu(pid):
-    """(own user+sys, reaped children's user+sys) in seconds, or None."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            data = f.read()
-        fields = data[data.rindex(b")") + 2:].split()
-        tick = os.sysconf("SC_CLK_TCK")
-        # fields[0] is field 3 (state); utime/stime/cutime/cstime are 14..17.
-        own = (int(fields[11]) + int(fields[12])) / tick
-        children = (int(fields[13]) + int(fields[14])) / tick
-        return own, children
-    except (OSError, ValueError, IndexError):
-        return None
+def submit_chunks(reqs, window):
+    """The submits as the sender writes them: one at a time behind the window's
+    semaphore, else in batches of 256."""
+    if window > 0:
+        return reqs, threading.Semaphore(window)
+    return [b"".join(reqs[i: i + 256]) for i in range(0, len(reqs), 256)], None
 
 
-class Conn:
-    """One connection: a blocking socket, a line reader driven by poll (so the
-    reader can honour a deadline) and a sender thread for bulk writes."""
+class Owners:
+    """Which submitter's window an execution holds, for --clients with
+    --window: its final state can arrive on the watch before its submit's
+    answer reaches the submitter, so whichever comes second releases it."""
 
-    def __init__(self, path, deadline, coalesce_s=0.0):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.owner = {}  # executionId -> Submitter
+        self.ended = set()
+
+    def answered(self, eid, submitter):
+        with self.lock:
+            if eid in self.ended:
+                self.ended.discard(eid)
+                return True
+            self.owner[eid] = submitter
+            return False
+
+    def final(self, eid):
+        with self.lock:
+            s = self.owner.pop(eid, None)
+            if s is None:
+                self.ended.add(eid)
+            return s
+
+
+class Submitter(threading.Thread):
+    """One of --clients connections: pipelines its share of the submits and
+    reads their answers; the main connection's watch sees the results."""
+
+    def __init__(self, path, deadline, reqs, window, main, owners):
+        super().__init__(name="submitter", daemon=True)
+        self.conn = Conn(path, deadline)
+        self.reqs, self.window, self.main, self.owners = reqs, window, main, owners
+        self.gate = None
+        self.refused, self.first_error, self.failure = 0, None, None
+        self.finished = False
+
+    def run(self):
         try:
-            self.sock.connect(path)
-        except OSError as e:
-            raise BenchError("cannot connect to %s: %s" % (path, e))
-        self.deadline = deadline
-        self.poller = select.poll()
-        self.poller.register(self.sock.fileno(), select.POLLIN)
-        self.buf = bytearray(1 << 20)
-        self.view = memoryview(self.buf)
-        self.pending = []  # bytes received after the last '\n'
-        self.lines = []
-        self.pos = 0
-        self.send_error = None
-        self.sender = None
-        # After a short read, wait this long before the next one so that one
-        # wake-up handles many events: the client shares the CPUs with the
-        # agent and its children, and a wake-up per event would cost more
-        # client CPU than the agent spends per task.
-        self.coalesce_s = coalesce_s
-        self.last_short = False
+            chunks, gate = submit_chunks(self.reqs, self.window)
+            self.gate = gate
+            self.conn.send_async(chunks, gate)
+            answered = 0
+            while answered < len(self.reqs):
+                for line in self.conn.batch():
+                    m = json.loads(line)
+                    if not isinstance(m.get("id"), int):
+                        continue
+                    answered += 1
+                    if not m.get("ok"):
+                        self.refused += 1
+                        self.first_error = self.first_error or m.get("error")
+                        self.release()
+                    elif self.owners.answered(m["result"]["executionId"], self):
+                        self.release()
+        except (BenchError, OSError, ValueError) as e:
+            self.failure = e
+        self.finished = True
+        self.conn.close()
+        self.main.wake()
 
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def send_async(self, chunks, gate=None):
-        """Writes every chunk from a thread. With `gate` (a semaphore), acquires
-        it before each chunk."""
-
-        def run():
-            try:
-                for chunk in chunks:
-                    if gate is not None:
-                        gate.acquire()
-                    self.sock.sendall(chunk)
-            except OSError as e:
-                self.send_error = e
-
-        self.sender = threading.Thread(target=run, name="sender", daemon=True)
-        self.sender.start()
-
-    def read_lines(self):
-        """Waits for data and returns the complete lines received (possibly
-        none), without their '\n'."""
-        if self.last_short and self.coalesce_s > 0:
-            time.sleep(self.coalesce_s)
-        while True:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise BenchError("timed out")
-            if self.poller.poll(min(left, 1.0) * 1000):
-                break
-        # recv_into a reused buffer: recv(1 MiB), which allocates a fresh 1 MiB
-        # object per call, cost about twice the client CPU per task here.
-        n = self.sock.recv_into(self.buf)
-        if n == 0:
-            raise BenchError("the agent closed the connection")
-        self.last_short = n < 65536
-        data = bytes(self.view[:n])
-        last = data.rfind(b"\n")
-        if last < 0:
-            self.pending.append(data)
-            return []
-        if self.pending:
-            self.pending.append(data[: last + 1])
-            whole = b"".join(self.pending)
-        else:
-            whole = data[: last + 1] if last + 1 < n else data
-        self.pending = [data[last + 1:]] if last + 1 < n else []
-        lines = whole.split(b"\n")
-        lines.pop()  # empty string after the final '\n'
-        return lines
-
-    def batch(self):
-        """The lines not yet returned by line(), else the next lines read."""
-        if self.pos < len(self.lines):
-            rest = self.lines[self.pos:]
-            self.lines, self.pos = [], 0
-            return rest
-        return self.read_lines()
-
-    def line(self):
-        while self.pos >= len(self.lines):
-            self.lines = self.read_lines()
-            self.pos = 0
-        line = self.lines[self.pos]
-        self.pos += 1
-        return line
-
-    def request(self, msg):
-        """Sends one request and returns its response, skipping lines of other
-        ids (only used before any stream is busy)."""
-        self.send(encode(msg))
-        while True:
-            m = json.loads(self.line())
-            if m.get("id") == msg["id"] and "ok" in m:
-                return m
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+    def release(self):
+        if self.gate is not None:
+            self.gate.release()
 
 
-def check_ok(resp, what):
-    if not resp.get("ok"):
-        raise BenchError("%s refused: %s" % (what, json.dumps(resp.get("error"))))
-    return resp.get("result", {})
-
-
-def agent_pid(conn):
-    hello = check_ok(
-        conn.request({"id": "hello", "op": "hello", "versions": [1], "client": CLIENT}), "hello"
-    )
-    pid = hello.get("pid")
-    return pid if isinstance(pid, int) else None
-
-
-def stats(conn, rid):
-    """The agent's counters, or None if it does not answer `stats`."""
-    resp = conn.request({"id": rid, "op": "stats"})
-    return resp.get("result") if resp.get("ok") else None
+def run_clients(conn, submitters, n, states):
+    """The main connection's side of --clients: counts final states on its
+    watch (every execution that ends now is one of the submitters') until
+    each submit has ended or been refused. Returns the count."""
+    owners = submitters[0].owners
+    ended = 0
+    while True:
+        refused = sum(t.refused for t in submitters)
+        for t in submitters:
+            if t.failure is not None:
+                raise BenchError("a client failed: %s" % t.failure)
+        if ended + refused >= n and all(t.finished for t in submitters):
+            return ended + refused
+        for line in conn.batch():
+            if b'"taskRunId"' in line or not any(s in line for s in _FINAL_STATE_BYTES):
+                continue
+            m = json.loads(line)
+            if m.get("event") != "state" or m.get("state") not in FINAL_STATES:
+                continue
+            ended += 1
+            states[m["state"]] = states.get(m["state"], 0) + 1
+            owner = owners.final(m.get("executionId"))
+            if owner is not None:
+                owner.release()
 
 
 def run_dispatch(args):
@@ -270,15 +229,29 @@ def run_dispatch(args):
     conn = Conn(args.socket, deadline, args.coalesce_ms / 1000.0)
     pid = agent_pid(conn)
     stats0 = stats(conn, "stats")
+    setup = {}
+    if args.ballast_mib > 0:
+        rss, tasks = load.add_ballast(args.socket, pid, args.ballast_mib, deadline)
+        setup.update(agent_rss_mib=round(rss, 1), ballast_tasks=tasks)
+    background = []
+    if args.background > 0:
+        background = load.start_background(args.socket, args.background, deadline)
+        setup["background"] = len(background)
     check_ok(conn.request({"id": "watch", "op": "watch"}), "watch")
 
     reqs = [encode({"id": i, "op": "submit", "flow": dispatch_flow(i)}) for i in range(n)]
-    if args.window > 0:
-        gate = threading.Semaphore(args.window)
-        chunks = reqs
+    submitters = []
+    if args.clients > 1:
+        # Each client its own share, its own window share, its own connection.
+        conn.wakeable()
+        owners = Owners()
+        for c in range(args.clients):
+            share = reqs[c::args.clients]
+            window = max(1, args.window // args.clients) if args.window > 0 else 0
+            submitters.append(Submitter(args.socket, deadline, share, window, conn, owners))
+        chunks, gate = [], None
     else:
-        gate = None
-        chunks = [b"".join(reqs[i: i + 256]) for i in range(0, n, 256)]
+        chunks, gate = submit_chunks(reqs, args.window)
 
     submitted = set()  # executionIds accepted
     finals = {}  # executionId -> first final state seen
@@ -290,7 +263,15 @@ def run_dispatch(args):
     cpu0 = proc_cpu(pid) if pid else None
     client0 = time.process_time()
     t0 = time.monotonic()
-    conn.send_async(chunks, gate)
+    if submitters:
+        for t in submitters:
+            t.start()
+        completed = run_clients(conn, submitters, n, states)
+        for t in submitters:
+            refused += t.refused
+            first_error = first_error or t.first_error
+    else:
+        conn.send_async(chunks, gate)
     while completed < n:
         if conn.send_error is not None:
             raise BenchError("sending submits failed: %s" % conn.send_error)
@@ -335,6 +316,8 @@ def run_dispatch(args):
     client_cpu = time.process_time() - client0
     cpu1 = proc_cpu(pid) if pid else None
     conn.close()
+    if background:
+        load.stop_background(args.socket, background, deadline)
 
     failed = refused + sum(v for k, v in states.items() if k != "SUCCESS")
     out = {
@@ -345,6 +328,8 @@ def run_dispatch(args):
         "refused": refused,
         "states": states,
         "window": args.window,
+        "clients": args.clients,
+        **setup,
         "client_cpu_us_per_task": round(client_cpu * 1e6 / n, 1),
     }
     if stats0 and "maxRunning" in stats0:
@@ -477,6 +462,15 @@ def main():
     p.add_argument("--coalesce-ms", type=float, default=5.0,
                    help="dispatch mode: after a short read, wait this long before reading "
                    "again so one wake-up handles many events (default 5; 0: off)")
+    p.add_argument("--clients", type=int, default=1,
+                   help="submit over this many connections, each its share of N (and of "
+                   "--window); the results are watched on one more (default 1)")
+    p.add_argument("--ballast-mib", type=int, default=0, metavar="M",
+                   help="first run tasks that leave outputs in the agent's state until its "
+                   "RSS reaches M MiB")
+    p.add_argument("--background", type=int, default=0, metavar="B",
+                   help="first start B tasks that sleep (the agent's maxRunning must leave "
+                   "room: use --window); they are cancelled after the measurement")
     p.add_argument("--log-bytes", type=int, default=None, metavar="B",
                    help="log ingest mode: one task writing B bytes of log text")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds (default 900)")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages runnerd needs to build, test and run its demo,
 # skipping the ones already present. Runs as root (or through sudo).
+# `install-deps.sh bench` adds what only `make bench` uses (GNU parallel, the
+# baseline it is compared with, and gnuplot for the plot).
 set -euo pipefail
 
 packages=(
@@ -10,6 +12,9 @@ packages=(
   libgtest-dev googletest zstd python3 nodejs procps
   git python3-pip python3-requests python3-yaml
 )
+if [ "${1:-}" = bench ]; then
+  packages+=(parallel gnuplot-nox)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
