@@ -32,7 +32,6 @@
 #include <gtest/gtest.h>
 
 #include "agent/common/base64.h"
-#include "agent/common/sanitizers.h"
 #include "agent/common/fs.h"
 #include "agent/files/tree.h"
 #include "test/helpers/agent_harness.h"
@@ -218,30 +217,8 @@ size_t fd_count(pid_t pid) {
   return n;
 }
 
-// UBSan checks a virtual call's vptr by first probing the memory through a
-// pipe(): in a process that is out of descriptors the probe fails and every
-// such check reports "invalid vptr" (and halts). The agent of the EMFILE test
-// is out of descriptors on purpose, so under the sanitizers it runs with
-// vptr reports suppressed; every other check stays on.
-std::unique_ptr<AgentProcess> start_agent_without_vptr_reports() {
-  if (!agent::kAddressSanitizer) return AgentProcess::start(RUNNERD_BIN);
-  static test::TempDir dir;
-  std::string supp = dir.path() + "/ubsan.supp";
-  std::ofstream(supp) << "vptr_check:*\n";
-  const char* old = std::getenv("UBSAN_OPTIONS");
-  std::string saved = old != nullptr ? old : "";
-  setenv("UBSAN_OPTIONS", ((old != nullptr ? saved + ":" : std::string()) + "suppressions=" + supp).c_str(), 1);
-  auto agent = AgentProcess::start(RUNNERD_BIN);
-  if (old != nullptr) {
-    setenv("UBSAN_OPTIONS", saved.c_str(), 1);
-  } else {
-    unsetenv("UBSAN_OPTIONS");
-  }
-  return agent;
-}
-
 TEST(Emfile, OutOfDescriptorsTheAgentStaysUpAndServesAgainWithinASecond) {
-  auto agent = start_agent_without_vptr_reports();
+  auto agent = AgentProcess::start(RUNNERD_BIN);
   ASSERT_TRUE(agent);
   pid_t pid = agent->pid();
   size_t base_fds = fd_count(pid);
