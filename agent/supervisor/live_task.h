@@ -41,6 +41,7 @@ struct LiveTask {
   bool shared_dir = false;    // a WorkingDirectory's: removed by its owner, not this task
   bool takes_slot = false;    // a runner task: counts against maxRunning
   std::string output_dir;     // `{{outputDir}}` when enabled, else empty
+  std::string created_output_dir;  // made for every task, as Kestra does; removed with its working dir
   std::vector<std::string> output_globs;  // rendered outputFiles
   std::optional<State> result;  // decided without a runner (Log, Return, WorkingDirectory)
   int64_t timeout_ms = 0;       // 0: none

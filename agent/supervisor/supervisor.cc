@@ -458,8 +458,13 @@ void Supervisor::end_execution(Execution& exec, State state) {
   });
 }
 
-void Supervisor::remove_working_dir(std::string dir) {
-  if (rmdir(dir.c_str()) == 0 || errno == ENOENT) return;  // the usual case: nothing left
+void Supervisor::remove_working_dir(std::string dir, const std::string& output_dir) {
+  // The usual case, on the loop: the task left nothing but the output
+  // directory it was given, empty. rmdir only ever removes an empty directory
+  // and does not follow a symlink put in its place; anything else goes to the
+  // thread pool, which removes by descriptor.
+  if (!output_dir.empty()) (void)rmdir(output_dir.c_str());
+  if (rmdir(dir.c_str()) == 0 || errno == ENOENT) return;
   pending_fs_++;
   auto status = std::make_shared<Status>();
   uv::queue_work(

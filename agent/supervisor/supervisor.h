@@ -144,7 +144,8 @@ class Supervisor final : public runner::TaskObserver {
   uint64_t persist_exec(Execution& exec, State state, bool fail_fast = false);
   void notify(Execution& exec, TaskRun* run);
   void after_run_stored(Execution& exec, TaskRun& run);
-  void remove_working_dir(std::string dir);
+  // `output_dir`: the empty directory every task gets inside it (or empty).
+  void remove_working_dir(std::string dir, const std::string& output_dir = {});
   void on_log_committed(const logstream::ChunkPtr& chunk);
   void on_log_closed(uint64_t key, Status status);
   void set_paused_all(bool paused);

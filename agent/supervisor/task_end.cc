@@ -145,6 +145,7 @@ void Supervisor::end_task_run(TaskRun& run) {
   }
   run.ended_ms = now_ms();
   std::string dir = live.shared_dir ? std::string() : std::move(live.working_dir);
+  std::string output_dir = std::move(live.created_output_dir);
   // A resubmitted task keeps its slot until its next attempt is queued first:
   // it keeps its place ahead of executions that were waiting.
   bool slot = live.takes_slot;
@@ -152,7 +153,7 @@ void Supervisor::end_task_run(TaskRun& run) {
   run.live.reset();
   live_runs_.erase(&run);
   if (slot && !hold_slot) running_--;
-  if (!dir.empty()) remove_working_dir(std::move(dir));
+  if (!dir.empty()) remove_working_dir(std::move(dir), output_dir);
   run.state = state;
   // The final state is durable before anyone is told, and before the walk
   // goes on: a restart never runs again what a client saw end.

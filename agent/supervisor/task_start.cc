@@ -151,6 +151,7 @@ void Supervisor::start_runner_task(Execution& exec) {
   live.working_dir = live.shared_dir ? frame.working_dir : config_.work_dir + "/" + run.id;
   std::string output_dir = live.working_dir + "/" + new_id();  // always there, as Kestra's
   if (def.output_directory) live.output_dir = output_dir;
+  live.created_output_dir = output_dir;
 
   // Render every dynamic property with the run's variables.
   flow::TaskDef r = def;
