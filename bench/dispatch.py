@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark client for runnerd (python3 standard library only).
 
-Two modes, both over the agent's Unix socket (proto/PROTOCOL.md, version 1):
+Dispatch over the agent's Unix socket (proto/PROTOCOL.md, version 1):
 
-Dispatch (default):
     dispatch.py --socket PATH [--n N] [--window W] [--timeout S]
   Sends `hello`, opens a `watch` on every execution (no executionId), waits for
   both responses, then pipelines N `submit`s of a one-task flow running
@@ -13,19 +12,6 @@ Dispatch (default):
     {"tasks":N,"seconds":S,"tasks_per_s":R,"failed":F,...}
   `failed` counts submits refused by the agent and executions whose final state
   is not SUCCESS.
-
-Log ingest:
-    dispatch.py --socket PATH --log-bytes B [--timeout S]
-  Submits one task running
-    /bin/sh -c "yes '<LOG_LINE>' | head -c B"
-  (the same command as bench_pipe_raw), measures from the submit until the
-  execution's final state (the agent reports the final state only once the
-  task's whole log is stored), then reads the stored log back with a
-  non-follow `logs` request and checks that the messages, each followed by
-  '\n', reproduce the B bytes exactly (byte count and sha256 of the text
-  generated here with the same line). Prints one JSON line:
-    {"bytes":B,"seconds":S,"mb_s":R,"verified":true|false,...}
-  (MB = 1e6 bytes).
 
 Exit status: 0 on success, 1 if any task failed or verification failed (the
 JSON line is still printed), 2 on usage, connection or protocol errors and
@@ -37,18 +23,13 @@ full socket buffer.
 """
 
 import argparse
-import hashlib
 import json
-import os
-import select
-import socket
 import sys
 import threading
 import time
 
 import load  # bench/load.py
 from benchlib import (  # bench/benchlib.py, next to this file; re-exported for the other clients
-    CLIENT,
     FINAL_STATES,
     _FINAL_STATE_BYTES,
     BenchError,
@@ -60,8 +41,6 @@ from benchlib import (  # bench/benchlib.py, next to this file; re-exported for 
     stats,
 )
 
-# Same text as bench/pipe_raw.c; `yes` writes it followed by '\n' forever.
-LOG_LINE = "log line from the benchmark writer 0123456789 abcdefghij"
 
 
 def dispatch_flow(i):
@@ -83,43 +62,6 @@ def dispatch_flow(i):
             }
         ],
     }
-
-
-def log_script(nbytes):
-    return "yes '%s' | head -c %d" % (LOG_LINE, nbytes)
-
-
-def log_flow(nbytes):
-    return {
-        "id": "logbench",
-        "namespace": "bench",
-        "tasks": [
-            {
-                "id": "t",
-                "type": "io.kestra.plugin.scripts.shell.Commands",
-                "taskRunner": {"type": "io.kestra.plugin.core.runner.Process"},
-                "interpreter": ["/bin/sh", "-c"],
-                "commands": [log_script(nbytes)],
-            }
-        ],
-    }
-
-
-def expected_text_digest(nbytes):
-    """sha256 of the first nbytes of `yes LOG_LINE`, plus a final '\n' when the
-    text does not end with one (the agent stores a trailing partial line as a
-    line of its own, which the reconstruction below ends with '\n')."""
-    line = (LOG_LINE + "\n").encode()
-    block = line * ((1 << 20) // len(line))  # ~1 MiB of whole lines
-    h = hashlib.sha256()
-    full, rest = divmod(nbytes, len(block))
-    for _ in range(full):
-        h.update(block)
-    h.update(block[:rest])
-    extra_newline = nbytes > 0 and nbytes % len(line) != 0
-    if extra_newline:
-        h.update(b"\n")
-    return h.hexdigest(), extra_newline
 
 
 def submit_chunks(reqs, window):
@@ -343,111 +285,6 @@ def run_dispatch(args):
     return 0 if failed == 0 else 1
 
 
-def run_log(args):
-    nbytes = args.log_bytes
-    deadline = time.monotonic() + args.timeout
-    conn = Conn(args.socket, deadline)
-    pid = agent_pid(conn)
-    check_ok(conn.request({"id": "watch", "op": "watch"}), "watch")
-    stats0 = stats(conn, "stats0")
-
-    cpu0 = proc_cpu(pid) if pid else None
-    t0 = time.monotonic()
-    conn.send(encode({"id": "submit", "op": "submit", "flow": log_flow(nbytes)}))
-    eid = None
-    finals = {}
-    while eid is None or eid not in finals:
-        line = conn.line()
-        if b'"taskRunId"' in line:
-            continue
-        m = json.loads(line)
-        if m.get("id") == "submit" and "ok" in m:
-            eid = check_ok(m, "submit")["executionId"]
-        elif m.get("event") == "state" and m.get("state") in FINAL_STATES:
-            finals.setdefault(m.get("executionId"), m["state"])
-    seconds = time.monotonic() - t0
-    cpu1 = proc_cpu(pid) if pid else None
-    state = finals[eid]
-    conn.send(encode({"id": "unwatch", "op": "unwatch", "stream": "watch"}))
-    stats1 = stats(conn, "stats1")
-
-    # Read the stored log back and rebuild the byte stream.
-    expected, extra_newline = expected_text_digest(nbytes)
-    v0 = time.monotonic()
-    conn.send(encode({"id": "logs", "op": "logs", "executionId": eid}))
-    h = hashlib.sha256()
-    got = 0
-    lines = 0
-    next_seq = {}
-    seq_ok = True
-    end_state = None
-    while True:
-        line = conn.line()
-        if b'"logs"' not in line:
-            continue  # the end of the watch, the unwatch reply
-        m = json.loads(line)
-        if m.get("id") != "logs":
-            continue
-        if "ok" in m:
-            check_ok(m, "logs")
-            continue
-        ev = m.get("event")
-        if ev == "end":
-            end_state = m.get("state")
-            break
-        if ev != "logs":
-            continue
-        batch = m.get("lines", [])
-        if not batch:
-            continue
-        trid = m.get("taskRunId")
-        want = next_seq.get(trid, 0)
-        if batch[0].get("seq") != want or batch[-1].get("seq") != want + len(batch) - 1:
-            seq_ok = False
-        next_seq[trid] = want + len(batch)
-        text = ("\n".join(x["message"] for x in batch) + "\n").encode()
-        h.update(text)
-        got += len(text)
-        lines += len(batch)
-    verify_seconds = time.monotonic() - v0
-    conn.close()
-
-    rebuilt = got - (1 if extra_newline else 0)
-    verified = (
-        state == "SUCCESS" and seq_ok and rebuilt == nbytes and h.hexdigest() == expected
-    )
-    out = {
-        "bytes": nbytes,
-        "seconds": round(seconds, 6),
-        "mb_s": round(nbytes / 1e6 / seconds, 1),
-        "verified": verified,
-        "state": state,
-        "log_lines": lines,
-        "log_bytes_rebuilt": rebuilt,
-        "seq_contiguous": seq_ok,
-        "logs_end_state": end_state,
-        "verify_seconds": round(verify_seconds, 3),
-    }
-    if cpu0 and cpu1:
-        out["agent_cpu_s"] = round(cpu1[0] - cpu0[0], 3)
-    if stats0 and stats1:
-        for key in ("logBytesIn", "logBytesStored"):
-            a, b = stats0.get(key), stats1.get(key)
-            if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-                out[key] = b - a
-        if out.get("logBytesStored"):
-            out["compression_ratio"] = round(out.get("logBytesIn", 0) / out["logBytesStored"], 2)
-    if not verified:
-        print(
-            "dispatch: log verification failed: state %s, seq contiguous %s, %d bytes rebuilt "
-            "of %d, sha256 %s vs expected %s"
-            % (state, seq_ok, rebuilt, nbytes, h.hexdigest(), expected),
-            file=sys.stderr,
-        )
-    print(json.dumps(out), flush=True)
-    return 0 if verified else 1
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--socket", required=True, help="the agent's Unix socket")
@@ -471,17 +308,11 @@ def main():
     p.add_argument("--background", type=int, default=0, metavar="B",
                    help="first start B tasks that sleep (the agent's maxRunning must leave "
                    "room: use --window); they are cancelled after the measurement")
-    p.add_argument("--log-bytes", type=int, default=None, metavar="B",
-                   help="log ingest mode: one task writing B bytes of log text")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds (default 900)")
     args = p.parse_args()
-    if args.log_bytes is None and args.n <= 0:
+    if args.n <= 0:
         p.error("--n must be positive")
-    if args.log_bytes is not None and args.log_bytes < 0:
-        p.error("--log-bytes must be >= 0")
     try:
-        if args.log_bytes is not None:
-            return run_log(args)
         return run_dispatch(args)
     except BenchError as e:
         print("dispatch: %s" % e, file=sys.stderr)

@@ -34,6 +34,18 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def children(pid):
+    """The agent's child processes (its tasks, and its task reaper)."""
+    n = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                n += len(f.read().split())
+        except OSError:
+            pass
+    return n
+
+
 def pss_kib(pid):
     with open("/proc/%d/smaps_rollup" % pid) as f:
         for line in f:
@@ -79,6 +91,7 @@ def run(args):
     s0 = stats(conn, "s0")
     limit = nofile(pid)
     fds0, pss0 = fd_count(pid), pss_kib(pid)
+    base_children = children(pid)
     n = args.tasks
     limited_by = None
     fit = (limit - fds0 - 64) // FDS_PER_TASK
@@ -96,6 +109,7 @@ def run(args):
     ids, arrived, states, all_running = [], {}, {}, None
     probe = Conn(args.socket, deadline)
     last_probe = 0.0
+    fds1 = pss1 = None
     while len(arrived) < n:
         for line in conn.batch():
             m = json.loads(line)
@@ -108,7 +122,9 @@ def run(args):
         now = time.monotonic()
         if all_running is None and now - last_probe > 0.05:
             last_probe = now
-            if (stats(probe, "r") or {}).get("running", 0) >= n:
+            # stats.running also counts tasks still being prepared: count
+            # the processes themselves.
+            if children(pid) >= n + base_children:
                 all_running = now - t0
                 fds1, pss1 = fd_count(pid), pss_kib(pid)
                 if time.time_ns() >= end_ns:
