@@ -2,21 +2,28 @@
 # bench/docker_bench.sh BUILD_DIR [OUT_JSON]: container dispatch through runnerd
 # against a same-run baseline straight on the engine's socket.
 #
-# For each in-flight level K in DOCKER_INFLIGHT (default "8 32"), starts its
-# own BUILD_DIR/runnerd (private socket and state directory, config
-# `maxRunning: K` and `docker: {host: unix://SOCKET}`), then:
-#   raw    bench_docker_raw SOCKET N K          } DOCKER_ROUNDS times (default
-#   agent  docker_dispatch.py --n N (MOUNT)     } 2), alternating: raw, agent, ...
+# For each in-flight level K in DOCKER_INFLIGHT (default "8 32 64"), starts
+# its own BUILD_DIR/runnerd (private socket and state directory, config
+# `maxRunning: K` and `docker: {host: unix://SOCKET}`), then DOCKER_ROUNDS
+# rounds (default 3) of
+#   raw    bench_docker_raw SOCKET N K          } one of each per round, raw
+#   agent  docker_dispatch.py --n N (MOUNT)     } first in odd rounds, the agent
+#                                                 first in even ones
 #   agent  docker_dispatch.py --n N --file-handling VOLUME   (once; DOCKER_VOLUME=0: skip)
-# and stops it. Every task is `true` in busybox. Ratio at K = mean agent rate /
-# mean raw rate; docker_dispatch_ratio is the lower of the levels' ratios.
+# and stops it. Every task is `true` in busybox. A round's ratio is its agent
+# rate over its raw rate; each figure is the median over the rounds, with the
+# min and max (docker_dispatch_ratio_K: the median of the rounds' ratios;
+# docker_dispatch_ratio: the lowest level's). docker_step_ms_STEP_{raw,agent}_K
+# put each engine call of the sequence (create, start, wait, logs, delete; mean
+# ms from request to end) of the raw client next to the agent's (from its
+# engineCall* counters); without _K, at the highest level.
 # Prints `bench: NAME VALUE UNIT` lines on stdout (progress and each program's
 # JSON line on stderr) and writes OUT_JSON (default
 # bench/results/docker-latest.json; bench/run.sh passes its own and merges it
 # into latest.json).
 #
-# Environment: DOCKER_N (default 200), DOCKER_INFLIGHT (default "8 32"),
-# DOCKER_ROUNDS (default 2), DOCKER_VOLUME (default 1), DOCKER_SOCKET (the
+# Environment: DOCKER_N (default 200), DOCKER_INFLIGHT (default "8 32 64"),
+# DOCKER_ROUNDS (default 3), DOCKER_VOLUME (default 1), DOCKER_SOCKET (the
 # engine's socket; default: the last line printed by scripts/setup-podman.sh,
 # which starts podman's service if needed), DOCKER_IMAGE (default busybox),
 # DOCKER_TIMEOUT (seconds per program, default 1800), AGENT_CONFIG (extra YAML
@@ -35,8 +42,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 OUT=${2:-$HERE/results/docker-latest.json}
 N=${DOCKER_N:-200}
-LEVELS=${DOCKER_INFLIGHT:-8 32}
-ROUNDS=${DOCKER_ROUNDS:-2}
+LEVELS=${DOCKER_INFLIGHT:-8 32 64}
+ROUNDS=${DOCKER_ROUNDS:-3}
 VOLUME=${DOCKER_VOLUME:-1}
 IMAGE=${DOCKER_IMAGE:-busybox}
 TIMEOUT=${DOCKER_TIMEOUT:-1800}
@@ -136,9 +143,16 @@ for k in $LEVELS; do
   fi
   DISPATCH=(python3 "$HERE/docker_dispatch.py" --socket "$AGENT_DIR/s.sock" --n "$N"
     --image "$IMAGE" --timeout "$TIMEOUT")
+  # Raw first, then the agent first, ...: a machine that drifts during a
+  # level (other load, the engine's own state growing) favours neither side.
   for round in $(seq "$ROUNDS"); do
-    step "raw_${k}_$round" "$k" timeout "$TIMEOUT" "$BUILD/bench_docker_raw" "$SOCK" "$N" "$k"
-    step "dispatch_${k}_$round" "$k" "${DISPATCH[@]}"
+    if [ $((round % 2)) -eq 1 ]; then
+      step "raw_${k}_$round" "$k" timeout "$TIMEOUT" "$BUILD/bench_docker_raw" "$SOCK" "$N" "$k"
+      step "dispatch_${k}_$round" "$k" "${DISPATCH[@]}"
+    else
+      step "dispatch_${k}_$round" "$k" "${DISPATCH[@]}"
+      step "raw_${k}_$round" "$k" timeout "$TIMEOUT" "$BUILD/bench_docker_raw" "$SOCK" "$N" "$k"
+    fi
     NAMES+=("raw_${k}_$round" "dispatch_${k}_$round")
   done
   if [ "$VOLUME" != 0 ]; then
@@ -174,33 +188,65 @@ for name in filter(None, os.environ.get("NAME_LIST", "").split("\n")):
     except (OSError, ValueError):
         pass
 
-def mean(xs):
-    return sum(xs) / len(xs) if xs else None
+STEPS = ("create", "start", "wait", "logs", "delete")
+
+def median(xs):
+    xs = sorted(xs)
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
 
 results = {}
-def put(name, value, unit):
-    if value is not None:
-        results[name] = {"value": value, "unit": unit}
+def put(name, per_round, unit, digits, **extra):
+    """A figure over the rounds: the median, min and max of the rounds'
+    values (None for a round that has none)."""
+    xs = [x for x in per_round if x is not None]
+    if not xs:
+        return None
+    r = round(median(xs), digits)
+    results[name] = {"value": r, "unit": unit, "min": round(min(xs), digits),
+                     "max": round(max(xs), digits),
+                     "rounds": [None if x is None else round(x, digits) for x in per_round]}
+    results[name].update(extra)
+    return results[name]
 
-def rates(prefix):
-    # Only runs in which every task succeeded have a rate: a run that waited
-    # out a failing call would drag its mean down.
-    return [r["tasks_per_s"] for x, r in raw.items() if x.startswith(prefix) and r.get("failed") == 0]
+def run(name):
+    # Only runs in which every task succeeded count: a run that waited out a
+    # failing call would drag its figures down.
+    r = raw.get(name)
+    return r if r is not None and r.get("failed") == 0 else None
 
-ratios = []
+def step_mean(r, step):
+    s = (r or {}).get("steps_ms", {}).get(step) or {}
+    return s.get("mean")
+
+lowest = None  # (ratio entry, K)
 for k in levels:
-    rr, dd = rates("raw_%d_" % k), rates("dispatch_%d_" % k)
-    put("docker_raw_tasks_s_%d" % k, round(mean(rr), 2) if rr else None, "tasks/s")
-    put("docker_dispatch_tasks_s_%d" % k, round(mean(dd), 2) if dd else None, "tasks/s")
-    # A ratio only from complete rounds.
-    if len(rr) == len(dd) == int(rounds):
-        r = mean(dd) / mean(rr)
-        ratios.append(r)
-        put("docker_dispatch_ratio_%d" % k, round(r, 3), "ratio")
-    v = rates("dispatch_volume_%d" % k)
-    put("docker_dispatch_tasks_s_volume_%d" % k, v[0] if v else None, "tasks/s")
-if ratios and len(ratios) == len(levels):
-    put("docker_dispatch_ratio", round(min(ratios), 3), "ratio")
+    rounds_ = range(1, int(rounds) + 1)
+    rr = [run("raw_%d_%d" % (k, i)) for i in rounds_]
+    dd = [run("dispatch_%d_%d" % (k, i)) for i in rounds_]
+    put("docker_raw_tasks_s_%d" % k, [r and r["tasks_per_s"] for r in rr], "tasks/s", 2)
+    put("docker_dispatch_tasks_s_%d" % k, [d and d["tasks_per_s"] for d in dd], "tasks/s", 2)
+    # Each round's ratio pairs the two runs made next to each other; a ratio
+    # for the level only when every round completed (a spoiled run gives none).
+    ratios = [d["tasks_per_s"] / r["tasks_per_s"] if r and d else None for r, d in zip(rr, dd)]
+    if all(x is not None for x in ratios):
+        e = put("docker_dispatch_ratio_%d" % k, ratios, "ratio", 3)
+        if e is not None and (lowest is None or e["value"] < lowest[0]["value"]):
+            lowest = (e, k)
+    for step in STEPS:
+        put("docker_step_ms_%s_raw_%d" % (step, k), [step_mean(r, step) for r in rr], "ms", 1)
+        put("docker_step_ms_%s_agent_%d" % (step, k), [step_mean(d, step) for d in dd], "ms", 1)
+    v = run("dispatch_volume_%d" % k)
+    put("docker_dispatch_tasks_s_volume_%d" % k, [v and v["tasks_per_s"]], "tasks/s", 2)
+if lowest is not None and all("docker_dispatch_ratio_%d" % k in results for k in levels):
+    results["docker_dispatch_ratio"] = dict(lowest[0], inflight=lowest[1])
+# The steps at the highest level under names without the level.
+top = max(levels) if levels else None
+for step in STEPS:
+    for side in ("raw", "agent"):
+        e = results.get("docker_step_ms_%s_%s_%d" % (step, side, top))
+        if e is not None:
+            results["docker_step_ms_%s_%s" % (step, side)] = dict(e, inflight=top)
 
 for name, r in results.items():
     print("bench: %s %s %s" % (name, r["value"], r["unit"]), flush=True)

@@ -27,7 +27,15 @@ default file handling; `--kestra-defaults` sends only the runner's `type`
 
 Prints one JSON line:
     {"tasks":N,"seconds":S,"tasks_per_s":R,"failed":F,"states":{...},
-     "agent_max_running":M,"task_runner":{...},...}
+     "agent_max_running":M,"task_runner":{...},
+     "steps_ms":{"create":{"n":N,"mean":M,"errors":E},"start":{...},"wait":{...},
+                 "logs":{...},"delete":{...}},...}
+`steps_ms` comes from the agent's `stats` read before and after the run: the
+differences of its engine call counters (engineCallsCreate, engineCallUsCreate,
+engineCallErrorsCreate, ...; each call timed from its request to its answer, a
+log stream to its end), so each step of the agent's sequence can be put next to
+bench_docker_raw's. Other kinds (inspect, list, pull, archive, other) appear
+when the run made such calls.
 `failed` counts refused submits and executions not ending in SUCCESS; for the
 first few failed executions the agent's `error` and stored log lines go to
 stderr. Exit status: 0 when all succeeded, 1 if any failed, 2 on connection or
@@ -80,6 +88,31 @@ def docker_flow(i, image, runner):
             }
         ],
     }
+
+
+STEPS = ("create", "start", "wait", "logs", "delete")
+OTHER_KINDS = ("inspect", "list", "pull", "archive", "other")
+
+
+def engine_steps(r0, r1):
+    """Per kind of engine call, from two readings of the agent's runner
+    counters: {"n": calls, "mean": ms per call, "errors": errors}. The five
+    steps always (when the agent reports the counters), the other kinds only
+    when they were called."""
+    def delta(name):
+        a, b = r0.get(name, 0), r1.get(name)
+        return b - a if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+
+    steps = {}
+    for kind in STEPS + OTHER_KINDS:
+        k = kind.capitalize()
+        n, us, errors = delta("engineCalls" + k), delta("engineCallUs" + k), delta("engineCallErrors" + k)
+        if n is None or us is None:
+            continue
+        if kind in OTHER_KINDS and n == 0:
+            continue
+        steps[kind] = {"n": n, "mean": round(us / n / 1000.0, 3) if n else None, "errors": errors}
+    return steps
 
 
 def explain_failures(conn, eids, limit=3):
@@ -209,6 +242,9 @@ def run(args):
             a, b = r0.get(key, 0), r1.get(key)
             if key.startswith("docker") and isinstance(a, (int, float)) and isinstance(b, (int, float)):
                 out[key] = b - a
+        steps = engine_steps(r0, r1)
+        if steps:
+            out["steps_ms"] = steps
     if first_error is not None:
         print("docker_dispatch: first refused submit: %s" % json.dumps(first_error), file=sys.stderr)
     print(json.dumps(out), flush=True)

@@ -15,13 +15,22 @@
 //   POST   /containers/ID/wait                            } to their end
 //   DELETE /containers/ID?force=1&v=1
 //
-// then the next container starts in that slot. A task fails when a call fails
+// then the next container starts in that slot. On podman (its answers carry
+// Libpod-Api-Version) the logs are read without follow once the wait
+// returned, as the agent's runner reads them there: podman's followed logs
+// lose lines and, rarely, never end for an exited container, which would
+// spoil a run (a slot stuck for the call timeout) the agent never sees. A task fails when a call fails
 // (transport error or an unexpected HTTP status) or the container's StatusCode
 // is not 0; a created container is removed even then. The log stream is read
 // and counted, not decoded (`true` writes nothing). The clock runs from the
-// first create to the last delete. Prints one JSON line:
+// first create to the last delete. Each call is also timed on its own, from
+// its request to its end (the logs and the wait, side by side, each to its
+// own end), as the agent's engineCallUs* counters time its calls. Prints one
+// JSON line:
 //   {"tasks":N,"inflight":K,"seconds":S,"tasks_per_s":R,"failed":F,
-//    "log_bytes":B,"client_cpu_us_per_task":C}
+//    "log_bytes":B,"client_cpu_us_per_task":C,"logs":"follow"|"after_wait",
+//    "steps_ms":{"create":{"n":N,"mean":M,"p50":P},"start":{...},"wait":{...},
+//                "logs":{...},"delete":{...}}}
 // Exit status: 0 when every task succeeded, 1 if any failed, 2 on usage or
 // system errors. See bench/README.md.
 #define _POSIX_C_SOURCE 200809L
@@ -29,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,11 +57,13 @@ struct call {
   struct slot* slot;
   enum kind kind;
   struct curl_slist* headers;
+  double t0;   // when it was handed to curl
   char* body;  // request body (create), owned
   char* resp;  // response body (not for logs), owned
   size_t resp_len;
   size_t resp_cap;
   char error[CURL_ERROR_SIZE];
+  int libpod;  // the answer carried Libpod-Api-Version (create only)
 };
 
 // One container in flight.
@@ -67,6 +79,13 @@ static const char* socket_path;
 static int n_tasks, next_task, done_tasks, failed_tasks;
 static long long log_bytes;
 static pid_t self_pid;
+static int podman = -1;  // unknown until the first create's answer
+
+// Each call's duration in ms, by kind, for the per-step figures.
+static double* step_ms[5];
+static int step_n[5];
+
+static double now(void);
 
 static void fatal(const char* what) {
   fprintf(stderr, "bench_docker_raw: %s\n", what);
@@ -91,6 +110,15 @@ static size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
   memcpy(c->resp + c->resp_len, data, n);
   c->resp_len += n;
   c->resp[c->resp_len] = '\0';
+  return n;
+}
+
+// Create's headers: podman says who it is in Libpod-Api-Version.
+static size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
+  struct call* c = user;
+  size_t n = size * nmemb;
+  static const char name[] = "libpod-api-version:";
+  if (n >= sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) c->libpod = 1;
   return n;
 }
 
@@ -138,7 +166,8 @@ static void start_call(struct slot* s, enum kind kind) {
       snprintf(url, sizeof url, "%s/containers/%s/start", API, s->id);
       break;
     case LOGS:
-      snprintf(url, sizeof url, "%s/containers/%s/logs?follow=1&stdout=1&stderr=1", API, s->id);
+      snprintf(url, sizeof url, "%s/containers/%s/logs?%sstdout=1&stderr=1", API, s->id,
+               podman ? "" : "follow=1&");
       method = "GET";
       break;
     case WAIT:
@@ -164,6 +193,10 @@ static void start_call(struct slot* s, enum kind kind) {
   bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, (void*)c) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, CALL_TIMEOUT_MS) != CURLE_OK;
+  if (kind == CREATE) {
+    bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, (void*)c) != CURLE_OK;
+  }
   if (strcmp(method, "POST") == 0) {
     const char* body = c->body ? c->body : "";
     bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) != CURLE_OK;
@@ -172,6 +205,7 @@ static void start_call(struct slot* s, enum kind kind) {
     bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE") != CURLE_OK;
   }
   if (bad) fatal("curl_easy_setopt failed");
+  c->t0 = now();
   if (curl_multi_add_handle(multi, e) != CURLM_OK) fatal("curl_multi_add_handle failed");
 }
 
@@ -199,6 +233,7 @@ static void next_in_slot(struct slot* s) {
 
 static void on_done(struct call* c, CURLcode rc) {
   struct slot* s = c->slot;
+  step_ms[c->kind][step_n[c->kind]++] = (now() - c->t0) * 1e3;
   long status = 0;
   curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
   char why[512];
@@ -240,6 +275,7 @@ static void on_done(struct call* c, CURLcode rc) {
       }
       memcpy(s->id, p, len);
       s->id[len] = '\0';
+      podman = c->libpod;
       start_call(s, START);
       break;
     }
@@ -249,8 +285,12 @@ static void on_done(struct call* c, CURLcode rc) {
         start_call(s, DELETE);
         break;
       }
-      s->pending = 2;
-      start_call(s, LOGS);
+      if (podman) {
+        s->pending = 1;  // the logs follow the wait
+      } else {
+        s->pending = 2;
+        start_call(s, LOGS);
+      }
       start_call(s, WAIT);
       break;
     case LOGS:
@@ -266,6 +306,10 @@ static void on_done(struct call* c, CURLcode rc) {
         }
       }
       if (!ok) slot_fail(s, why);
+      if (c->kind == WAIT && podman && ok) {
+        start_call(s, LOGS);  // pending stays 1 until the logs end
+        break;
+      }
       if (--s->pending == 0) start_call(s, DELETE);
       break;
     case DELETE:
@@ -290,6 +334,21 @@ static double cpu_seconds(void) {
          (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+static int cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
+
+// "create":{"n":..,"mean":..,"p50":..} for one kind (sorts its samples).
+static void print_step(enum kind k) {
+  int n = step_n[k];
+  double sum = 0, p50 = 0;
+  qsort(step_ms[k], (size_t)n, sizeof(double), cmp_double);
+  for (int i = 0; i < n; i++) sum += step_ms[k][i];
+  if (n > 0) p50 = n % 2 ? step_ms[k][n / 2] : (step_ms[k][n / 2 - 1] + step_ms[k][n / 2]) / 2;
+  printf("\"%s\":{\"n\":%d,\"mean\":%.3f,\"p50\":%.3f}", kind_name[k], n, n ? sum / n : 0.0, p50);
+}
+
 int main(int argc, char** argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: bench_docker_raw SOCKET N INFLIGHT\n");
@@ -310,6 +369,11 @@ int main(int argc, char** argv) {
   if (multi == NULL) fatal("curl_multi_init failed");
   struct slot* slots = calloc((size_t)k, sizeof *slots);
   if (slots == NULL) fatal("out of memory");
+  // At most one call of each kind per task.
+  for (int i = 0; i < 5; i++) {
+    step_ms[i] = malloc((size_t)n_tasks * sizeof(double));
+    if (step_ms[i] == NULL) fatal("out of memory");
+  }
 
   double cpu0 = cpu_seconds();
   double t0 = now();
@@ -338,7 +402,15 @@ int main(int argc, char** argv) {
   curl_global_cleanup();
 
   printf("{\"tasks\":%d,\"inflight\":%ld,\"seconds\":%.6f,\"tasks_per_s\":%.2f,\"failed\":%d,"
-         "\"log_bytes\":%lld,\"client_cpu_us_per_task\":%.1f}\n",
-         n_tasks, k, seconds, n_tasks / seconds, failed_tasks, log_bytes, cpu * 1e6 / n_tasks);
+         "\"log_bytes\":%lld,\"client_cpu_us_per_task\":%.1f,\"logs\":\"%s\",\"steps_ms\":{",
+         n_tasks, k, seconds, n_tasks / seconds, failed_tasks, log_bytes, cpu * 1e6 / n_tasks,
+         podman == 1 ? "after_wait" : "follow");
+  static const enum kind order[] = {CREATE, START, WAIT, LOGS, DELETE};
+  for (int i = 0; i < 5; i++) {
+    if (i > 0) putchar(',');
+    print_step(order[i]);
+  }
+  printf("}}\n");
+  for (int i = 0; i < 5; i++) free(step_ms[i]);
   return failed_tasks == 0 ? 0 : 1;
 }
