@@ -19,6 +19,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kRetryInterval{1000};
 constexpr int kCloseAttempts = 3;  // a batch that still fails at close is given up
+constexpr size_t kWaitersPerTick = 256;  // when_stored callbacks run per loop iteration
 
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS executions("
@@ -88,6 +89,9 @@ struct StateDb::Impl {
   // Loop side.
   uint64_t next_seq = 1;
   uint64_t stored_upto = 0;  // every seq up to this is durable (or failed fast)
+  // Every waiter up to this has been called: later when_stored() calls at or
+  // below it run at once, above it they queue behind the ones still waiting.
+  uint64_t released_upto = 0;
   std::multimap<uint64_t, std::function<void(Status)>> waiters;
   std::function<void()> close_done;
   uv_async_t* async = nullptr;
@@ -221,6 +225,7 @@ Result<Loaded> StateDb::Impl::load() {
       sqlite3_step(s) == SQLITE_ROW) {
     next_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0)) + 1;
     stored_upto = next_seq - 1;
+    released_upto = stored_upto;
     done_upto = stored_upto;
   }
   sqlite3_finalize(s);
@@ -372,11 +377,22 @@ void StateDb::Impl::on_async() {
     for (auto& fn : fns) fn(Error(Errc::kUnavailable, f.message));
   }
   if (upto > stored_upto) stored_upto = upto;
+  // A commit can settle thousands of writes at once (a burst of pipelined
+  // submissions); their callbacks start tasks. At most kWaitersPerTick run per
+  // loop iteration, the rest in the next ones, so that the loop keeps
+  // serving pipes and clients in between (loop lag).
+  size_t budget = kWaitersPerTick;
   while (!waiters.empty() && waiters.begin()->first <= stored_upto) {
+    if (budget-- == 0) {
+      released_upto = waiters.begin()->first - 1;
+      uv_async_send(async);
+      return;
+    }
     auto fn = std::move(waiters.begin()->second);
     waiters.erase(waiters.begin());
     fn(Status());
   }
+  released_upto = stored_upto;
   if (done && async != nullptr) {
     if (thread.joinable()) thread.join();
     uv_close(reinterpret_cast<uv_handle_t*>(async), [](uv_handle_t* h) noexcept {
@@ -456,7 +472,7 @@ uint64_t StateDb::put_run(const std::string& id, const std::string& execution_id
 }
 
 void StateDb::when_stored(uint64_t seq, std::function<void(Status)> done) {
-  if (seq <= impl_->stored_upto) {
+  if (seq <= impl_->released_upto) {
     done(Status());
     return;
   }

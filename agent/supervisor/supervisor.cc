@@ -77,6 +77,7 @@ Supervisor::Supervisor(uv_loop_t* loop, const AgentConfig& config, runner::Regis
 
 Supervisor::~Supervisor() {
   uv::close(flush_timer_);
+  uv::close(launch_timer_);
   uv::close(shutdown_timer_);
   if (lock_fd_ >= 0) close(lock_fd_);
 }
@@ -554,6 +555,7 @@ void Supervisor::maybe_finish_shutdown() {
   if (!draining_ || writer_closing_ || running_ > 0 || pending_fs_ > 0) return;
   writer_closing_ = true;
   uv::close(flush_timer_);
+  uv::close(launch_timer_);
   lag_probe_.reset();
   uv::close(shutdown_timer_);
   writer_.close([this] {

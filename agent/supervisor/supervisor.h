@@ -121,6 +121,11 @@ class Supervisor final : public runner::TaskObserver {
   // task_start.cc: rendering, the working directory, starting on the runner.
   void start_runner_task(Execution& exec);
   void launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
+  // Starts the task unless it was cancelled meanwhile; at most
+  // kLaunchesPerTick per millisecond of loop time, the rest a tick later.
+  void launch_soon(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
+  void launch_or_drop(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
+  void launch_deferred();
   void fail_start(TaskRun& run, const Error& error);
   void file_policy(const Execution& exec, PreparedTask& prepared) const;
   // `splitter` says whether `line` is whole or a piece of a line longer than
@@ -181,6 +186,15 @@ class Supervisor final : public runner::TaskObserver {
   std::unique_ptr<uv::Timer> flush_timer_;
   std::unique_ptr<uv::Timer> shutdown_timer_;
   std::unique_ptr<uv::LagProbe> lag_probe_;  // armed while tasks run or wait
+  struct DeferredLaunch {
+    Execution* exec;
+    TaskRun* run;
+    std::shared_ptr<PreparedTask> prepared;
+  };
+  std::deque<DeferredLaunch> deferred_launches_;
+  std::unique_ptr<uv::Timer> launch_timer_;
+  uint64_t launch_tick_ms_ = 0;   // uv_now() of the launches counted below
+  int launches_in_tick_ = 0;
   uint64_t next_log_key_ = 1;
   int running_ = 0;        // task runs with a live runner task or an open log
   bool paused_all_ = false;

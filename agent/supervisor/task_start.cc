@@ -256,18 +256,60 @@ void Supervisor::start_runner_task(Execution& exec) {
         db_.when_stored(l.created_seq, [this, &exec, &run, prepared](Status) {
           crash_point("run_created");
           pending_fs_--;
-          LiveTask& ll = *run.live;
-          // A cancelled task does not start; one taken up after a restart is
-          // followed again, then killed (launch).
-          if (!run.replayed && (ll.kill_reason != KillReason::kNone || exec.cancel_requested)) {
-            if (ll.kill_reason == KillReason::kNone) ll.kill_reason = KillReason::kCancel;
-            ll.runner_finished = true;
-            finish_task_run(run);
-            return;
-          }
-          launch(exec, run, std::move(prepared));
+          launch_soon(exec, run, std::move(prepared));
         });
       });
+}
+
+// A burst (thousands of submissions stored by one commit) would otherwise
+// spawn every task in one loop iteration and hold the loop, and every client
+// and pipe with it, for the whole burst. Spawns are counted per millisecond of
+// loop time (uv_now() stands still within an iteration), and past the budget
+// they wait for the next tick of a 1 ms timer.
+constexpr int kLaunchesPerTick = 16;
+
+void Supervisor::launch_soon(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared) {
+  uint64_t now = uv_now(loop_);
+  if (now != launch_tick_ms_) {
+    launch_tick_ms_ = now;
+    launches_in_tick_ = 0;
+  }
+  if (deferred_launches_.empty() && launches_in_tick_ < kLaunchesPerTick) {
+    launches_in_tick_++;
+    launch_or_drop(exec, run, std::move(prepared));
+    return;
+  }
+  pending_fs_++;  // a stop waits for it, as for the store it waited on
+  deferred_launches_.push_back(DeferredLaunch{&exec, &run, std::move(prepared)});
+  if (!launch_timer_) launch_timer_ = uv::Timer::create(loop_);
+  if (!launch_timer_->active()) launch_timer_->start(1, 0, [this] { launch_deferred(); });
+}
+
+void Supervisor::launch_deferred() {
+  launch_tick_ms_ = uv_now(loop_);
+  launches_in_tick_ = 0;
+  while (!deferred_launches_.empty() && launches_in_tick_ < kLaunchesPerTick) {
+    DeferredLaunch d = std::move(deferred_launches_.front());
+    deferred_launches_.pop_front();
+    launches_in_tick_++;
+    pending_fs_--;
+    launch_or_drop(*d.exec, *d.run, std::move(d.prepared));
+  }
+  if (!deferred_launches_.empty()) launch_timer_->start(1, 0, [this] { launch_deferred(); });
+  maybe_finish_shutdown();
+}
+
+void Supervisor::launch_or_drop(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared) {
+  LiveTask& live = *run.live;
+  // A cancelled task does not start; one taken up after a restart is
+  // followed again, then killed (launch).
+  if (!run.replayed && (live.kill_reason != KillReason::kNone || exec.cancel_requested)) {
+    if (live.kill_reason == KillReason::kNone) live.kill_reason = KillReason::kCancel;
+    live.runner_finished = true;
+    finish_task_run(run);
+    return;
+  }
+  launch(exec, run, std::move(prepared));
 }
 
 void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared) {
