@@ -1,5 +1,7 @@
 #include "agent/logstream/line.h"
 
+#include <cstdint>
+
 #include "agent/common/time.h"
 
 namespace agent::logstream {
@@ -30,12 +32,25 @@ std::optional<Level> parse_level(std::string_view name) {
 }
 
 void append_record(std::string& out, int64_t ts_ms, Level level, std::string_view text) {
-  append_iso8601(out, ts_ms);
-  out += ' ';
-  out += level_name(level);
-  out += ' ';
-  out += text;
-  out += '\n';
+  // This runs for every line of task output, on the loop thread; the lines of
+  // a chatty task come thousands per millisecond, all with the same
+  // "<time> <LEVEL> " prefix: it is built once per millisecond and level
+  // (per thread), and a record is then two copies and a newline.
+  thread_local int64_t cached_ms = INT64_MIN;
+  thread_local Level cached_level = Level::kInfo;
+  thread_local std::string prefix;
+  if (ts_ms != cached_ms || level != cached_level || prefix.empty()) {
+    prefix.clear();
+    append_iso8601(prefix, ts_ms);
+    prefix += ' ';
+    prefix += level_name(level);
+    prefix += ' ';
+    cached_ms = ts_ms;
+    cached_level = level;
+  }
+  out.append(prefix);
+  out.append(text);
+  out.push_back('\n');
 }
 
 bool parse_record(std::string_view record, Line& out) {
