@@ -194,6 +194,9 @@ class Supervisor final : public runner::TaskObserver {
   std::deque<DeferredLaunch> deferred_launches_;
   std::unique_ptr<uv::Timer> launch_timer_;
   uint64_t launch_tick_ms_ = 0;   // uv_now() of the launches counted below
+  uint64_t line_clock_tick_ = 0;  // uv_now() when line_clock_ms_ was read
+  int64_t line_clock_ms_ = 0;
+  int64_t line_time_ms();
   int launches_in_tick_ = 0;
   uint64_t next_log_key_ = 1;
   int running_ = 0;        // task runs with a live runner task or an open log
