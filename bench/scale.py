@@ -100,7 +100,9 @@ def run(args):
     if s0.get("maxRunning", 0) < n:
         raise BenchError("the agent's maxRunning %s is below %d" % (s0.get("maxRunning"), n))
     check_ok(conn.request({"id": "watch", "op": "watch"}), "watch")
-    lead_s = max(20.0, n / 250.0)
+    # Time to start them all before they end: generous, as starting slows
+    # down with thousands already running (ext4 mkdir, fd table copies).
+    lead_s = max(20.0, n / 80.0)
     end_ns = time.time_ns() + int(lead_s * 1e9)
     flow = process_flow("sleeper", [args.stamp, "--until", str(end_ns)])
     reqs = [encode({"id": i, "op": "submit", "flow": flow}) for i in range(n)]
@@ -120,6 +122,9 @@ def run(args):
                 arrived[m["executionId"]] = time.time_ns()
                 states[m["state"]] = states.get(m["state"], 0) + 1
         now = time.monotonic()
+        if all_running is None and time.time_ns() >= end_ns:
+            raise BenchError("the tasks began to end %.0f s after the first submit, before all %d "
+                             "were running (%d were): raise the lead" % (lead_s, n, children(pid) - base_children))
         if all_running is None and now - last_probe > 0.05:
             last_probe = now
             # stats.running also counts tasks still being prepared: count
