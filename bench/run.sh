@@ -40,7 +40,10 @@ SWEEP_N=${SWEEP_N:-2000}
 SWEEP_LEVELS=${SWEEP_LEVELS:-"1 4 16 64 256 512"}
 SCALE_TASKS=${SCALE_TASKS:-10000}
 LOG_BYTES=${LOG_BYTES:-1073741824}
-export LOG_BYTES
+# The sub-scripts run as many rounds as the rest unless told otherwise.
+LOG_ROUNDS=${LOG_ROUNDS:-$ROUNDS}
+DOCKER_ROUNDS=${DOCKER_ROUNDS:-$ROUNDS}
+export LOG_BYTES LOG_ROUNDS DOCKER_ROUNDS
 
 say() { echo "run.sh: $*" >&2; }
 die() { say "error: $*"; exit 1; }
