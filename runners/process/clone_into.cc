@@ -11,8 +11,12 @@
 
 #include "agent/common/sanitizers.h"
 
+// Not under the sanitizers: TSan cannot follow a raw clone, and ASan takes
+// the child's stack of our own for a stack overflow (and a report from a
+// child that shares the agent's memory can deadlock it). Those builds use
+// vfork, which both intercept.
 #if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP) && !defined(AGENT_TSAN) && \
-    (defined(__x86_64__) || defined(__aarch64__))
+    !defined(AGENT_ASAN) && (defined(__x86_64__) || defined(__aarch64__))
 #define RUNNERD_CLONE_INTO 1
 #endif
 

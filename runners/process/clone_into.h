@@ -9,9 +9,10 @@
 // The child runs on a stack of its own (clone3 with CLONE_VM needs one, and a
 // child that returned through the parent's frames would corrupt them); an
 // assembly trampoline calls `fn(arg)`, which must never return (exec or
-// _exit). Implemented for x86-64 and arm64; elsewhere, and under
-// ThreadSanitizer (which cannot follow a raw clone), available() is false and
-// the caller falls back to vfork plus a write to `cgroup.procs`.
+// _exit). Implemented for x86-64 and arm64; elsewhere, and under the
+// sanitizers (TSan cannot follow a raw clone; ASan takes the foreign stack
+// for an overflow), available() is false and the caller falls back to vfork
+// plus a write to `cgroup.procs`.
 // Loop thread only: one stack is reused (the parent waits until the exec).
 #pragma once
 
