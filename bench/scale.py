@@ -152,8 +152,13 @@ def run(args):
                 break
         if stamp is not None and eid in arrived:
             exit_to.append((arrived[eid] - stamp) / 1e9)
-    time.sleep(1.0)  # working directories are removed just after the results
+    # Working directories and cgroups go just after the results: wait for
+    # the descriptors to come back (30 s at most).
+    until = time.monotonic() + 30
     fds2 = fd_count(pid)
+    while fds2 != fds0 and time.monotonic() < until:
+        time.sleep(0.1)
+        fds2 = fd_count(pid)
     probe.close()
     conn.close()
     exit_to.sort()
