@@ -38,6 +38,12 @@ def proc_cpu(pid):
         return None
 
 
+def percentile(xs, q):
+    """The q-quantile (0..1) of xs, nearest rank; None when xs is empty."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))] if xs else None
+
+
 class Conn:
     """One connection: a blocking socket, a line reader driven by poll (so the
     reader can honour a deadline) and a sender thread for bulk writes."""

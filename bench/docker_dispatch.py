@@ -47,7 +47,8 @@ import json
 import sys
 import time
 
-from dispatch import (  # bench/dispatch.py, next to this file
+from benchlib import (  # bench/benchlib.py, next to this file
+    _FINAL_STATE_BYTES,
     BenchError,
     Conn,
     FINAL_STATES,
@@ -58,7 +59,6 @@ from dispatch import (  # bench/dispatch.py, next to this file
     stats,
 )
 
-_FINAL_STATE_BYTES = tuple(s.encode() for s in FINAL_STATES)
 RUNNER_TYPE = "io.kestra.plugin.scripts.runner.docker.Docker"
 
 

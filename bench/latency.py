@@ -21,18 +21,13 @@ import json
 import sys
 import time
 
-from benchlib import FINAL_STATES, BenchError, Conn, agent_pid, check_ok, encode
+from benchlib import FINAL_STATES, BenchError, Conn, agent_pid, check_ok, encode, percentile
 from load import process_flow
 
 
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))] if xs else None
-
-
 def summary(name, xs):
-    return {name + "_p50_ms": round(pct(xs, 0.5) * 1e3, 3),
-            name + "_p99_ms": round(pct(xs, 0.99) * 1e3, 3),
+    return {name + "_p50_ms": round(percentile(xs, 0.5) * 1e3, 3),
+            name + "_p99_ms": round(percentile(xs, 0.99) * 1e3, 3),
             name + "_max_ms": round(max(xs) * 1e3, 3)}
 
 

@@ -47,7 +47,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dispatch import (  # noqa: E402  (bench/dispatch.py: the connection and its helpers)
+from benchlib import (  # noqa: E402  (bench/benchlib.py: the connection and its helpers)
+    _FINAL_STATE_BYTES,
     FINAL_STATES,
     BenchError,
     Conn,
@@ -58,10 +59,7 @@ from dispatch import (  # noqa: E402  (bench/dispatch.py: the connection and its
     stats,
 )
 
-_FINAL_STATE_BYTES = tuple(s.encode() for s in FINAL_STATES)
 # Same text as bench/pipe_zstd_raw.c; `yes` writes it followed by '\n' forever.
-# (Defined here, not imported: dispatch.py's log mode, which has them too,
-# is to go.)
 LOG_LINE = "log line from the benchmark writer 0123456789 abcdefghij"
 
 

@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-from benchlib import FINAL_STATES, BenchError, Conn, agent_pid, check_ok, encode, stats
+from benchlib import FINAL_STATES, BenchError, Conn, agent_pid, check_ok, encode, percentile, stats
 from load import process_flow
 
 FDS_PER_TASK = 3
@@ -164,7 +164,7 @@ def run(args):
     exit_to.sort()
 
     def pct(q):
-        return round(exit_to[min(len(exit_to) - 1, int(q * (len(exit_to) - 1) + 0.5))] * 1e3, 3)
+        return round(percentile(exit_to, q) * 1e3, 3)
 
     samples, lag50, lag99 = lag_quantiles(s0["loopLag"], s1["loopLag"])
     out = {
