@@ -132,45 +132,73 @@ Status Server::listen(const std::string& path, int mode, std::optional<gid_t> gr
     }
     unlink(path.c_str());
   }
-  listener_ = std::make_unique<Listener>(*this);
-  int rc = listener_->init(loop_);
-  if (rc != 0) return Error::from_uv(rc, "creating the socket");
+  AGENT_TRY(bind_in_place(path, dir, mode, group));
+  path_ = path;
+  spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int fd = fcntl(listen_fd_copy_, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return Error::from_errno(errno, "listening on " + path);
+  return start_listener(fd, "listening on " + path);
+}
+
+// Binds under a temporary name in the same directory, gives the socket its
+// mode and group, listens, and only then renames it into place. A client that
+// sees the path can connect at once (no ECONNREFUSED between bind and listen),
+// and the path never names a socket with a wider mode. libuv gets the
+// descriptor, never the path, so closing its handle (pause_accepting) does not
+// unlink the socket; stop_listening does. The listening socket is kept in
+// listen_fd_copy_.
+Status Server::bind_in_place(const std::string& path, const std::string& dir, int mode,
+                             std::optional<gid_t> group) {
+  std::string tmp = dir + "/.runnerd-" + std::to_string(getpid()) + ".sock";
+  // A temporary name too long for sun_path (the final one fits): bind in place.
+  if (tmp.size() >= sizeof(sockaddr_un::sun_path)) tmp = path;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Error::from_errno(errno, "creating the socket");
+  auto fail = [&](const std::string& what) -> Status {
+    Error err = Error::from_errno(errno, what);
+    close(fd);
+    if (tmp != path) unlink(tmp.c_str());
+    return err;
+  };
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  tmp.copy(addr.sun_path, sizeof addr.sun_path - 1);
+  if (tmp != path) unlink(tmp.c_str());  // left by a process of this pid that died
   // The socket is created with the final mode: no window with a wider one.
   mode_t old = umask(static_cast<mode_t>(~mode & 0777));
-  rc = uv_pipe_bind(&listener_->pipe_, path.c_str());
+  int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   umask(old);
-  if (rc != 0) return Error::from_uv(rc, "binding " + path);
-  path_ = path;
-  if (fchmodat(AT_FDCWD, path.c_str(), static_cast<mode_t>(mode), 0) != 0) {
-    return Error::from_errno(errno, "setting the mode of " + path);
+  if (rc != 0) {
+    Error err = Error::from_errno(errno, "binding " + path);
+    close(fd);
+    return err;
   }
-  if (group && fchownat(AT_FDCWD, path.c_str(), static_cast<uid_t>(-1), *group, AT_SYMLINK_NOFOLLOW) != 0) {
-    return Error::from_errno(errno, "giving " + path + " to group " + std::to_string(*group) + " (socketGroup)");
+  if (fchmodat(AT_FDCWD, tmp.c_str(), static_cast<mode_t>(mode), 0) != 0) {
+    return fail("setting the mode of " + path);
   }
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&listener_->pipe_), &fd) == 0) {
-    listen_fd_copy_ = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (group && fchownat(AT_FDCWD, tmp.c_str(), static_cast<uid_t>(-1), *group, AT_SYMLINK_NOFOLLOW) != 0) {
+    return fail("giving " + path + " to group " + std::to_string(*group) + " (socketGroup)");
   }
-  spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_->pipe_), 511, on_connection);
-  if (rc != 0) return Error::from_uv(rc, "listening on " + path);
+  if (::listen(fd, 511) != 0) return fail("listening on " + path);
+  if (tmp != path && rename(tmp.c_str(), path.c_str()) != 0) return fail("moving the socket to " + path);
+  listen_fd_copy_ = fd;
   return {};
 }
 
 // Takes up accepting again on the socket kept open by listen_fd_copy_.
-Status Server::start_listener(int fd) {
+Status Server::start_listener(int fd, std::string_view what) {
   auto listener = std::make_unique<Listener>(*this);
   int rc = listener->init(loop_);
   if (rc == 0) rc = uv_pipe_open(&listener->pipe_, fd);
   if (rc != 0) {
     close(fd);
     uv::close(listener);
-    return Error::from_uv(rc, "accepting again");
+    return Error::from_uv(rc, what);
   }
   rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->pipe_), 511, on_connection);
   if (rc != 0) {
     uv::close(listener);
-    return Error::from_uv(rc, "accepting again");
+    return Error::from_uv(rc, what);
   }
   listener_ = std::move(listener);
   return {};

@@ -54,7 +54,9 @@ class Server {
   static void on_check(uv_check_t* check) noexcept;
   static void on_resume(uv_timer_t* timer) noexcept;
   void drop(Connection& conn);
-  Status start_listener(int fd);
+  Status start_listener(int fd, std::string_view what = "accepting again");
+  Status bind_in_place(const std::string& path, const std::string& dir, int mode,
+                       std::optional<gid_t> group);
   void shed_load();
   void pause_accepting();
 

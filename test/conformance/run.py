@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 import yaml
 
@@ -366,6 +367,7 @@ def main():
         if args.filter not in name:
             continue
         expect_path = flow[:-5] + ".expect.yaml"
+        tmp = None
         try:
             if not os.path.exists(expect_path):
                 raise Failure("no " + os.path.basename(expect_path))
@@ -375,6 +377,13 @@ def main():
             status, detail = run_case(args, flow, expect, fixtures, tmp)
         except (Failure, OSError, subprocess.SubprocessError, ValueError, KeyError) as e:
             status, detail = "FAIL", str(e)
+            if not isinstance(e, Failure):  # say where, and what the agent said
+                frame = traceback.extract_tb(e.__traceback__)[-1]
+                detail += f" (in {frame.name}, line {frame.lineno})"
+                log = os.path.join(tmp, "runnerd.log") if tmp else ""
+                if log and os.path.exists(log):
+                    tail = open(log, errors="replace").read().splitlines()[-6:]
+                    detail += "; the agent's log ends:\n    " + "\n    ".join(tail)
         counts[status] += 1
         print(f"{status:7} {name}: {detail}", flush=True)
     http_server.shutdown()

@@ -19,11 +19,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -190,6 +192,56 @@ TEST(SocketDirectory, TheSocketBelongsToSocketGroupWithMode0660) {
   EXPECT_EQ(st.st_gid, 65534u);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
   EXPECT_EQ(agent->stop(SIGTERM, 20s), std::optional<int>(0));
+}
+
+// A client that waits for the path and then connects must get in at once: the
+// socket is renamed into place only once it listens (a path bound but not yet
+// listening answers ECONNREFUSED), and no temporary name is left behind.
+TEST(SocketDirectory, ThePathAppearsOnlyOnceItAcceptsAndNoTemporaryNameStays) {
+  for (int round = 0; round < 5; round++) {
+    test::TempDir t;
+    ASSERT_EQ(chmod(t.path().c_str(), 0755), 0);
+    std::string sock = t.path() + "/r.sock";
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      execl(RUNNERD_BIN, RUNNERD_BIN, "--socket", sock.c_str(), "--state-dir", (t.path() + "/state").c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    struct stat st;
+    while (lstat(sock.c_str(), &st) != 0 && std::chrono::steady_clock::now() < deadline) {
+      ASSERT_EQ(waitpid(pid, nullptr, WNOHANG), 0) << "runnerd exited at start";
+    }
+    ASSERT_EQ(lstat(sock.c_str(), &st), 0) << sock << " did not appear within 10 s";
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    sock.copy(addr.sun_path, sizeof addr.sun_path - 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+        << "round " << round << ": " << sock << " exists but refuses: " << strerror(errno);
+    close(fd);
+    int entries = 0;
+    if (DIR* d = opendir(t.path().c_str())) {
+      while (dirent* e = readdir(d)) {
+        std::string name = e->d_name;
+        EXPECT_EQ(name.find(".runnerd-"), std::string::npos) << "left behind: " << name;
+        entries += name != "." && name != "..";
+      }
+      closedir(d);
+    }
+    EXPECT_EQ(entries, 2) << "expected the socket and the state directory";
+    kill(pid, SIGTERM);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    EXPECT_NE(lstat(sock.c_str(), &st), 0) << "the socket stays after a clean stop";
+  }
 }
 
 // ---- E1: out of file descriptors ----
