@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/common/result.h"
+#include "agent/runner/resources.h"
 
 namespace agent::runner {
 
@@ -23,6 +24,9 @@ struct Exited {
 };
 struct Signaled {
   int signal;
+  // Killed by the kernel because the task hit its memory limit (the cgroup's
+  // memory.events oom_kill, or the container's State.OOMKilled).
+  bool out_of_memory = false;
 };
 using ExitStatus = std::variant<Exited, Signaled>;
 
@@ -46,6 +50,10 @@ struct TaskSpec {
   // The same attempt started again after the agent restarted: a container
   // runner looks for the container it may have left (Kestra's `resume`).
   bool resumed = false;
+  // What the supervisor granted (resources.h); the runner enforces it. The
+  // GPU ids are also in `env` and `task_env` (CUDA_VISIBLE_DEVICES,
+  // NVIDIA_VISIBLE_DEVICES).
+  ResourceGrant resources;
 };
 
 class RunnerTask;
@@ -83,6 +91,14 @@ class Runner {
   // Checks the runner's properties (the taskRunner object) at submission time.
   // Pure: no I/O.
   virtual Status validate(std::string_view runner_json) const = 0;
+
+  // What a task with these properties asks of the host, read from the
+  // taskRunner object at submission (after validate). Errors carry the
+  // property path, relative to the taskRunner object.
+  virtual Result<ResourceRequest> requests(std::string_view runner_json) const {
+    (void)runner_json;
+    return ResourceRequest{};
+  }
 
   // Starts the task and returns; progress arrives through `observer`. On error
   // nothing was started and no callback will come.
