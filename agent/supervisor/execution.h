@@ -41,6 +41,7 @@ struct TaskRun {
   std::string task_id;
   std::string type;         // the task's type
   std::string runner;       // canonical runner type
+  std::string worker_group = "default";  // the worker group it runs in (worker_groups.h)
   size_t task_index = 0;
   int attempt = 1;
   State state = State::kCreated;
