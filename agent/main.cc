@@ -146,6 +146,16 @@ int run(const Options& o) {
 
   agent::runner::RunnerContext ctx{a.loop, &a.config};
   agent::Status st = runners::register_builtin_runners(a.registry);
+  if (st.ok()) {
+    // The worker groups name runners: checked before any is created.
+    agent::WorkerGroups groups;
+    st = groups.configure(a.config, a.registry);
+    if (!st.ok()) {
+      if (!a.config.config_path.empty()) st = std::move(st).error().context(a.config.config_path);
+      std::fprintf(stderr, "runnerd: %s\n", st.error().describe().c_str());
+      return 1;
+    }
+  }
   if (st.ok()) st = a.registry.create_all(ctx);
   if (!st.ok()) {
     std::fprintf(stderr, "runnerd: %s\n", st.error().message().c_str());

@@ -1,6 +1,7 @@
 #include "proto/encode.h"
 
 #include "agent/common/time.h"
+#include "agent/supervisor/worker_groups.h"
 
 namespace proto {
 
@@ -52,6 +53,7 @@ void write_task_run(Writer& w, const agent::Execution& exec, const agent::TaskRu
   (void)exec;
   w.begin_object();
   w.kv("id", run.id).kv("taskId", run.task_id).kv("type", run.type).kv("runner", run.runner);
+  if (!run.runner.empty()) w.kv("workerGroup", run.worker_group);
   w.kv("attempt", run.attempt).kv("state", agent::state_name(run.state));
   if (run.exit_code) w.kv("exitCode", *run.exit_code);
   if (run.pid > 0) w.kv("pid", run.pid);
@@ -82,6 +84,15 @@ void write_execution(Writer& w, const agent::Execution& exec, ExecutionDetail de
   w.end_object();
   if (!exec.error.empty()) w.kv("error", exec.error);
   if (exec.cancel_requested) w.kv_bool("cancelRequested", true);
+  if (exec.queued && exec.queued_in != nullptr && exec.pending != nullptr && detail.task_runs) {
+    // Its next task waits in a worker group's queue: where, and behind how many.
+    const agent::WorkerGroup& g = *exec.queued_in;
+    w.key("queued").begin_object();
+    w.kv("taskId", exec.pending->id).kv("workerGroup", g.key);
+    w.kv("position", static_cast<uint64_t>(g.position_of(exec)));
+    w.kv("waitingFor", g.served ? "a slot" : "an agent that serves its worker group");
+    w.end_object();
+  }
   if (detail.task_runs) {
     w.key("taskRuns").begin_array();
     for (const auto& run : exec.task_runs) write_task_run(w, exec, *run, detail);

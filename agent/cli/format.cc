@@ -141,8 +141,16 @@ std::string format_ps(Element list_result, bool with_tasks, int64_t now_ms) {
     size_t done = std::count_if(runs.begin(), runs.end(),
                                 [](Element r) { return is_final(str(r, "state")); });
     std::string flow = std::string(str(exec, "namespace")) + "." + std::string(str(exec, "flowId"));
+    // A task waiting in a worker group's queue: the group and its place.
+    std::string state(or_dash(str(exec, "state")));
+    Element queued;
+    if (exec["queued"].get(queued) == simdjson::SUCCESS) {
+      state = "QUEUED " + std::string(str(queued, "workerGroup")) + " #" +
+              std::to_string(integer(queued, "position").value_or(0));
+      if (str(queued, "waitingFor") != "a slot") state += " (group not served here)";
+    }
     exec_rows.push_back(
-        {or_dash(str(exec, "id")), flow, or_dash(str(exec, "state")),
+        {or_dash(str(exec, "id")), flow, state,
          std::to_string(done) + "/" + std::to_string(integer(exec, "tasks").value_or(runs.size())),
          runs.empty() ? "-" : runner_short_name(str(runs[0], "runner")), run_duration(exec, now_ms),
          time_ago(str(exec, "createdAt"), now_ms)});

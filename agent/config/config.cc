@@ -154,6 +154,11 @@ Status apply(json::Object root, AgentConfig& c) {
       AGENT_ASSIGN_OR_RETURN(c.env_vars_prefix, json::as_string(v, key));
     } else if (key == "secretsFile") {
       AGENT_ASSIGN_OR_RETURN(c.secrets_file, json::as_string(v, key));
+    } else if (key == "workerGroups") {
+      AGENT_TRY(parse_worker_groups(v, key, c.worker_groups));
+    } else if (key == "defaultWorkerGroup") {
+      AGENT_ASSIGN_OR_RETURN(c.default_worker_group, json::as_string(v, key));
+      if (c.default_worker_group.empty()) return Error(Errc::kInvalidArgument, "must not be empty", "defaultWorkerGroup");
     } else if (key == "docker") {
       AGENT_ASSIGN_OR_RETURN(json::Object d, json::as_object(v, key));
       for (auto df : d) {

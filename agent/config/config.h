@@ -14,6 +14,7 @@
 #include "agent/common/result.h"
 #include "agent/config/identity.h"
 #include "agent/flow/defaults.h"
+#include "agent/json/read.h"
 
 namespace agent {
 
@@ -24,6 +25,22 @@ struct DockerConfig {
   int pull_attempts = 5;           // a failed pull is tried this many times in all
   std::chrono::milliseconds pull_backoff{5000};  // first wait, doubled up to 120 s
   size_t max_archive_bytes = size_t{1} << 30;    // working directory tar, each way
+};
+
+// A worker group this host serves (Kestra EE's worker groups): tasks name it
+// with workerGroup.key; tasks that name none run in the default group. Each
+// group has its own queue and its own share of the host: tasks run at once,
+// and the CPUs, memory and GPUs it hands out to its tasks' requests.
+struct WorkerGroupConfig {
+  std::string key;
+  int max_running = 0;           // 0: the agent's maxRunning
+  size_t max_queued = 0;         // 0: the agent's maxQueued
+  int64_t millicpus = 0;         // CPUs it may hand out (1000 = one); 0: not counted
+  int64_t memory_bytes = 0;      // memory it may hand out; 0: not counted
+  std::vector<std::string> gpus;  // GPU ids, each given to one task at a time
+  int gpus_per_task = 0;         // GPUs a task that asks for none is given
+  std::string task_runner;       // the runner of its tasks that name none; empty: defaultRunner
+  std::vector<std::string> runners;  // runner types its tasks may use; empty: any
 };
 
 struct AgentConfig {
@@ -53,6 +70,8 @@ struct AgentConfig {
   std::string default_runner = "io.kestra.plugin.scripts.runner.docker.Docker";
   bool process_cgroups = true;     // a cgroup per Process task where the host allows it
   DockerConfig docker;
+  std::vector<WorkerGroupConfig> worker_groups;  // none: one group, the default
+  std::string default_worker_group = "default";  // where tasks without workerGroup go
   // The `kestra` modules put on PYTHONPATH / NODE_PATH of Python and Node tasks.
   std::string script_lib_dir = RUNNERD_SCRIPT_LIB_DIR;
   // Global plugin defaults, applied to every flow after its own (Kestra's
@@ -63,6 +82,9 @@ struct AgentConfig {
   std::string secrets_file;                 // KEY=base64 lines, mode 0600; secret('KEY')
   std::string config_path;         // the file this came from, if any
 };
+
+// Parses the `workerGroups` list (worker_groups_config.cc).
+Status parse_worker_groups(json::Element v, std::string_view key, std::vector<WorkerGroupConfig>& out);
 
 // Fills defaults that depend on the environment (paths).
 void apply_default_paths(AgentConfig& config);

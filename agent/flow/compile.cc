@@ -66,6 +66,35 @@ Result<std::chrono::milliseconds> duration_value(Element e, const std::string& p
   return *d;
 }
 
+// workerGroup: {key, fallback}. The key follows Kestra's id pattern.
+Status parse_worker_group(Element e, const std::string& path, TaskDef& task) {
+  AGENT_ASSIGN_OR_RETURN(json::Object obj, json::as_object(e, path));
+  Element v;
+  if (!has(obj, "key", v)) return invalid(join(path, "key"), "required property missing");
+  AGENT_ASSIGN_OR_RETURN(task.worker_group, json::as_string(v, join(path, "key")));
+  if (!valid_id(task.worker_group, false)) {
+    return invalid(join(path, "key"), "'" + task.worker_group + "' must match ^[a-zA-Z0-9][a-zA-Z0-9_-]*$");
+  }
+  for (auto field : obj) {
+    std::string fpath = join(path, std::string(field.key));
+    if (field.key == "fallback") {
+      AGENT_ASSIGN_OR_RETURN(std::string f, json::as_string(field.value, fpath));
+      if (f == "WAIT") {
+        task.group_fallback = GroupFallback::kWait;
+      } else if (f == "FAIL") {
+        task.group_fallback = GroupFallback::kFail;
+      } else if (f == "CANCEL") {
+        task.group_fallback = GroupFallback::kCancel;
+      } else {
+        return invalid(fpath, "expected WAIT, FAIL or CANCEL, found '" + f + "'");
+      }
+    } else if (field.key != "key") {
+      return invalid(fpath, "unknown property (workerGroup has key and fallback)");
+    }
+  }
+  return {};
+}
+
 Status parse_timeout(Element e, const std::string& path, TaskDef& task) {
   AGENT_ASSIGN_OR_RETURN(std::string text, json::as_string(e, path));
   if (template_::has_template(text)) {
@@ -308,6 +337,8 @@ Result<TaskDef> parse_task(Element e, const std::string& path) {
       AGENT_ASSIGN_OR_RETURN(task.allow_failure, json::as_bool(field.value, fpath));
     } else if (key == "allowWarning") {
       AGENT_ASSIGN_OR_RETURN(task.allow_warning, json::as_bool(field.value, fpath));
+    } else if (key == "workerGroup") {
+      AGENT_TRY(parse_worker_group(field.value, fpath, task));
     }
   }
 

@@ -27,6 +27,10 @@ enum class TaskKind { kScript, kWorkingDirectory, kLog, kReturn, kClone };
 
 enum class TargetOs { kAuto, kLinux, kWindows };
 
+// workerGroup.fallback: what a task whose group this agent does not serve
+// does (Kestra EE; WAIT since 0.20).
+enum class GroupFallback { kWait, kFail, kCancel };
+
 struct NamespaceFilesDef {
   bool present = false;
   std::string enabled = "true";            // may be a template
@@ -50,6 +54,9 @@ struct TaskDef {
   bool disabled = false;
   bool allow_failure = false;
   bool allow_warning = false;
+  // workerGroup: the group of the agent that runs it; empty: the default group.
+  std::string worker_group;
+  GroupFallback group_fallback = GroupFallback::kWait;
 
   // Script tasks.
   const Language* language = nullptr;

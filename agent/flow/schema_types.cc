@@ -58,7 +58,9 @@ std::vector<PropSpec> base_task_props() {
       prop("allowWarning", P::kBool, "A WARNING task makes the flow SUCCESS.", "false"),
       not_yet("logLevel", P::kString, "Minimum level of the logs kept.", "not yet"),
       not_yet("logToFile", P::kBool, "Logs to a file instead of the log store.", "runnerd stores every log as a compressed file already"),
-      not_yet("workerGroup", P::kMap, "Route the task to a worker group.", "issue 7: worker groups"),
+      prop("workerGroup", P::kMap,
+           "Route the task to a worker group of the agent: {key, fallback: WAIT|FAIL|CANCEL}; a key the "
+           "agent does not serve waits (WAIT, the default), fails (FAIL) or is killed (CANCEL)."),
       not_yet("runIf", P::kString, "Skip the task when the expression renders false.", "not yet"),
       not_yet("when", P::kString, "Skip the task when the expression renders false (2.0 name of runIf).", "not yet"),
   };

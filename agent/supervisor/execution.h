@@ -34,7 +34,8 @@ inline bool is_final(State s) {
          s == State::kKilled || s == State::kResubmitted;
 }
 
-struct LiveTask;  // supervisor-private: what a running task holds
+struct LiveTask;     // supervisor-private: what a running task holds
+struct WorkerGroup;  // worker_groups.h
 
 struct TaskRun {
   std::string id;
@@ -98,7 +99,9 @@ struct Execution {
   uint32_t submitted_uid = 0;
   int32_t submitted_pid = 0;
   bool cancel_requested = false;
-  bool queued = false;  // waiting in the supervisor's queue for a slot
+  bool queued = false;  // waiting in a worker group's queue for a slot
+  WorkerGroup* queued_in = nullptr;
+  int64_t queue_ticket = 0;  // its order in that queue (WorkerGroup::position_of)
   std::string error;
   std::vector<std::unique_ptr<TaskRun>> task_runs;  // in the order they were created
 

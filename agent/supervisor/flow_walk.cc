@@ -64,9 +64,7 @@ TaskRun& Supervisor::new_task_run(Execution& exec, const flow::TaskDef& def, int
   TaskRun& run = *owned;
   run.def = &def;
   if (def.runs_on_runner()) {
-    run.runner = std::string(
-        registry_.find(def.runner_type.empty() ? config_.default_runner : def.runner_type)
-            .canonical);
+    run.runner = std::string(registry_.find(runner_type_of(def)).canonical);
   }
   exec.task_runs.push_back(std::move(owned));
   if (exec.state == State::kCreated) {
@@ -150,8 +148,7 @@ void Supervisor::advance_step(Execution& exec) {
         exec.pending = &def;
         exec.pending_attempt = 1;
         exec.pending_first_ms = 0;
-        exec.queued = true;
-        queue_.push_back(&exec);
+        enqueue(exec);
         return;  // the caller pumps
     }
   }
@@ -222,8 +219,7 @@ bool Supervisor::maybe_retry(Execution& exec, TaskRun& run) {
     exec.pending = &def;
     exec.pending_attempt = run.attempt + 1;
     exec.pending_first_ms = run.first_attempt_ms;
-    exec.queued = true;
-    queue_.push_back(&exec);
+    enqueue(exec);
     return true;
   }
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -238,8 +234,7 @@ bool Supervisor::maybe_retry(Execution& exec, TaskRun& run) {
   exec.pending_first_ms = run.first_attempt_ms;
   if (!exec.retry_timer) exec.retry_timer = uv::Timer::create(loop_);
   exec.retry_timer->start(static_cast<uint64_t>(delay->count()), 0, [this, &exec] {
-    exec.queued = true;
-    queue_.push_back(&exec);
+    enqueue(exec);
     pump();
   });
   return true;

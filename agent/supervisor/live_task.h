@@ -11,6 +11,7 @@
 #include "agent/logstream/log_file.h"
 #include "agent/runner/runner.h"
 #include "agent/supervisor/execution.h"
+#include "agent/supervisor/worker_groups.h"
 #include "agent/uv/timer.h"
 
 namespace agent {
@@ -40,6 +41,8 @@ struct LiveTask {
   std::string working_dir;
   bool shared_dir = false;    // a WorkingDirectory's: removed by its owner, not this task
   bool takes_slot = false;    // a runner task: counts against maxRunning
+  WorkerGroup* group = nullptr;  // the group whose slot and resources it holds
+  runner::ResourceGrant grant;
   std::string output_dir;     // `{{outputDir}}` when enabled, else empty
   std::string created_output_dir;  // made for every task, as Kestra does; removed with its working dir
   std::vector<std::string> output_globs;  // rendered outputFiles

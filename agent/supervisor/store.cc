@@ -45,6 +45,8 @@ std::unique_ptr<TaskRun> run_from(simdjson::dom::object r) {
   run->task_id = get_string(r, "taskId");
   run->type = get_string(r, "type");
   run->runner = get_string(r, "runner");
+  std::string group = get_string(r, "workerGroup");
+  if (!group.empty()) run->worker_group = std::move(group);
   run->attempt = static_cast<int>(get_int(r, "attempt", 1));
   run->state = get_state(r);
   int64_t code;

@@ -84,6 +84,7 @@ Supervisor::~Supervisor() {
 
 Status Supervisor::start() {
   started_at_ms_ = now_ms();
+  AGENT_TRY(groups_.configure(config_, registry_));
   AGENT_TRY(fs::make_dirs(config_.state_dir, 0750));
   AGENT_TRY(lock_state_dir());
   AGENT_TRY(fs::make_dirs(config_.state_dir + "/logs", 0750));
@@ -97,7 +98,7 @@ Status Supervisor::start() {
   AGENT_TRY(db_.start());
   AGENT_TRY(writer_.start());
   flush_timer_ = uv::Timer::create(loop_);
-  lag_probe_ = std::make_unique<uv::LagProbe>(loop_, [this] { return running_ > 0 || !queue_.empty(); });
+  lag_probe_ = std::make_unique<uv::LagProbe>(loop_, [this] { return running_ > 0 || groups_.queued() > 0; });
   return recover(std::move(loaded).value());
 }
 
@@ -142,7 +143,7 @@ Status Supervisor::check_runners(const std::vector<flow::TaskDef>& tasks, const 
     AGENT_TRY(check_runners(t.tasks, tpath + ".tasks"));
     AGENT_TRY(check_runners(t.errors, tpath + ".errors"));
     if (!t.runs_on_runner()) continue;
-    std::string type = t.runner_type.empty() ? config_.default_runner : t.runner_type;
+    std::string type = runner_type_of(t);
     runner::Lookup found = registry_.find(type);
     if (found.runner == nullptr) {
       std::string available;
@@ -162,6 +163,7 @@ Status Supervisor::check_runners(const std::vector<flow::TaskDef>& tasks, const 
     }
     Status st = found.runner->validate(t.runner_json);
     if (!st.ok()) return std::move(st).error().at(tpath + ".taskRunner");
+    AGENT_TRY(check_placement(t, found, tpath));
   }
   return {};
 }
@@ -169,9 +171,9 @@ Status Supervisor::check_runners(const std::vector<flow::TaskDef>& tasks, const 
 Status Supervisor::submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs args,
                           SubmitDone done) {
   if (draining_) return Error(Errc::kUnavailable, "the agent is shutting down");
-  if (queue_.size() >= config_.max_queued) {
+  if (groups_.queued() >= config_.max_queued) {
     return Error(Errc::kResourceExhausted,
-                 "queue full: " + std::to_string(queue_.size()) +
+                 "queue full: " + std::to_string(groups_.queued()) +
                      " executions wait for a slot (maxQueued); retry later");
   }
   // Every task's runner is checked before anything is accepted.
@@ -251,15 +253,6 @@ Result<Execution*> Supervisor::find(std::string_view id) {
     return Error(Errc::kNotFound, "no execution '" + std::string(id) + "'", "executionId");
   }
   return found;
-}
-
-void Supervisor::pump() {
-  while (!draining_ && running_ < config_.max_running && !queue_.empty()) {
-    Execution* exec = queue_.front();
-    queue_.pop_front();
-    exec->queued = false;
-    start_runner_task(*exec);
-  }
 }
 
 void Supervisor::set_state(Execution& exec, TaskRun* run, State state) {
@@ -501,8 +494,7 @@ uint64_t Supervisor::cancel(Execution& exec) {
   set_state(exec, nullptr, State::kKilling);
   uint64_t seq = db_.last_seq();
   if (exec.queued) {  // waiting for a slot
-    queue_.erase(std::find(queue_.begin(), queue_.end(), &exec));
-    exec.queued = false;
+    exec.queued_in->erase(exec);
     exec.pending = nullptr;
     advance(exec);
     return seq;
@@ -549,8 +541,13 @@ void Supervisor::shutdown(std::function<void()> done) {
   shutdown_done_ = std::move(done);
   // Executions waiting for a slot or a retry stay as they are recorded: the
   // next start takes them up (they were accepted; a stop must not lose them).
-  for (Execution* exec : queue_) exec->queued = false;
-  queue_.clear();
+  for (const auto& g : groups_.all()) {
+    for (Execution* exec : g->queue) {
+      exec->queued = false;
+      exec->queued_in = nullptr;
+    }
+    g->queue.clear();
+  }
   for (Execution* exec : ordered_) uv::close(exec->retry_timer);
   if (running_ > 0) {
     log::info("waiting up to " + human_duration(config_.termination_grace.count()) + " for " +
@@ -600,7 +597,7 @@ void Supervisor::write_stats(json::Writer& w) const {
   w.key("taskRuns").begin_object();
   for (int i = 0; i < kStateCount; i++) w.kv(state_name(static_cast<State>(i)), run_by_state[i]);
   w.end_object();
-  w.kv("running", running_).kv("queued", static_cast<uint64_t>(queue_.size()));
+  w.kv("running", running_).kv("queued", static_cast<uint64_t>(groups_.queued()));
   w.kv("maxRunning", config_.max_running);
   w.kv("submissions", submissions_).kv("started", started_);
   w.kv("logLines", log_lines_);
@@ -613,6 +610,27 @@ void Supervisor::write_stats(json::Writer& w) const {
   if (!db_error.empty()) w.kv("lastError", db_error);
   w.end_object();
   w.kv_bool("draining", draining_);
+  w.key("workerGroups").begin_array();
+  for (const auto& g : groups_.all()) {
+    w.begin_object().kv("key", g->key).kv_bool("served", g->served);
+    w.kv("running", g->running).kv("maxRunning", g->max_running);
+    w.kv("queued", static_cast<uint64_t>(g->queue.size())).kv("maxQueued", static_cast<uint64_t>(g->max_queued));
+    w.kv("started", g->started);
+    if (g->millicpus > 0) w.kv("milliCpus", g->millicpus).kv("milliCpusUsed", g->millicpus_used);
+    if (g->memory_bytes > 0) w.kv("memoryBytes", g->memory_bytes).kv("memoryBytesUsed", g->memory_used);
+    if (!g->gpus.empty()) {
+      w.key("gpus").begin_array();
+      for (const auto& id : g->gpus) w.string(id);
+      w.end_array();
+      w.key("gpusBusy").begin_array();
+      for (size_t i = 0; i < g->gpus.size(); i++) {
+        if (g->gpu_busy[i]) w.string(g->gpus[i]);
+      }
+      w.end_array();
+    }
+    w.end_object();
+  }
+  w.end_array();
   if (lag_probe_) write_loop_lag(w, lag_probe_->histogram());
   w.key("runners").begin_object();
   for (const runner::Runner* r : registry_.runners()) {

@@ -24,6 +24,7 @@
 #include "agent/state/state_db.h"
 #include "agent/supervisor/execution.h"
 #include "agent/supervisor/live_task.h"
+#include "agent/supervisor/worker_groups.h"
 #include "agent/template/template.h"
 #include "agent/uv/lag_probe.h"
 
@@ -89,6 +90,7 @@ class Supervisor final : public runner::TaskObserver {
   const files::Storage& storage() const { return storage_; }
   std::string log_path(const TaskRun& run) const;
   void write_stats(json::Writer& w) const;
+  const WorkerGroups& worker_groups() const { return groups_; }
   static void write_loop_lag(json::Writer& w, const uv::LagHistogram& h);
 
   // runner::TaskObserver
@@ -98,8 +100,21 @@ class Supervisor final : public runner::TaskObserver {
   void on_finished(runner::RunnerTask& task, Result<runner::ExitStatus> outcome) override;
 
  private:
+  // Starts what the worker groups' queues hold, as slots and resources allow;
+  // one task per group in turn, so a busy group never holds up another.
   void pump();
+  void pump_once();
   Status check_runners(const std::vector<flow::TaskDef>& tasks, const std::string& path);
+  // The task's group serves its runner, and could ever grant its request.
+  Status check_placement(const flow::TaskDef& def, const runner::Lookup& found, const std::string& path);
+  // Queues the execution's pending task in its worker group.
+  void enqueue(Execution& exec, bool front = false);
+  runner::ResourceRequest request_of(const flow::TaskDef& def) const;
+  // Ends the execution's queued task without running it.
+  void refuse(Execution& exec, State state, const std::string& why);
+  std::string runner_type_of(const flow::TaskDef& def) const {
+    return groups_.runner_type(def.runner_type, def.worker_group);
+  }
 
   // flow_walk.cc: walking the task lists, tasks that run inside the agent,
   // results, retries.
@@ -119,7 +134,7 @@ class Supervisor final : public runner::TaskObserver {
   template_::Context template_context(Execution& exec, template_::Value vars);
 
   // task_start.cc: rendering, the working directory, starting on the runner.
-  void start_runner_task(Execution& exec);
+  void start_runner_task(Execution& exec, WorkerGroup& group, runner::ResourceGrant grant);
   void launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
   // Starts the task unless it was cancelled meanwhile; at most
   // kLaunchesPerTick per millisecond of loop time, the rest a tick later.
@@ -179,7 +194,7 @@ class Supervisor final : public runner::TaskObserver {
 
   std::unordered_map<std::string, std::unique_ptr<Execution>> executions_;
   std::vector<Execution*> ordered_;        // creation order
-  std::deque<Execution*> queue_;           // executions whose next task waits for a slot
+  WorkerGroups groups_;                    // their queues: executions whose next task waits
   std::unordered_map<uint64_t, TaskRun*> log_runs_;  // open logs by key
   std::vector<TaskRun*> dirty_;            // runs with an unflushed chunk
   std::unordered_set<TaskRun*> live_runs_;  // runs holding a LiveTask
@@ -201,6 +216,8 @@ class Supervisor final : public runner::TaskObserver {
   uint64_t next_log_key_ = 1;
   int running_ = 0;        // task runs with a live runner task or an open log
   bool paused_all_ = false;
+  bool pumping_ = false;
+  bool pump_again_ = false;
   bool draining_ = false;
   bool writer_closing_ = false;
   bool db_closing_ = false;

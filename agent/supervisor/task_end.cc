@@ -150,21 +150,27 @@ void Supervisor::end_task_run(TaskRun& run) {
   // it keeps its place ahead of executions that were waiting.
   bool slot = live.takes_slot;
   bool hold_slot = slot && state == State::kResubmitted;
+  WorkerGroup* group = live.group;
+  runner::ResourceGrant grant = std::move(live.grant);
   run.live.reset();
   live_runs_.erase(&run);
-  if (slot && !hold_slot) running_--;
+  auto free_slot = [this, group, grant = std::move(grant)] {
+    running_--;
+    if (group != nullptr) groups_.give_back(*group, grant);
+  };
+  if (slot && !hold_slot) free_slot();
   if (!dir.empty()) remove_working_dir(std::move(dir), output_dir);
   run.state = state;
   // The final state is durable before anyone is told, and before the walk
   // goes on: a restart never runs again what a client saw end.
   exec.busy = true;
   pending_fs_++;
-  db_.when_stored(persist(exec, &run), [this, &run, &exec, hold_slot](Status) {
+  db_.when_stored(persist(exec, &run), [this, &run, &exec, hold_slot, free_slot](Status) {
     crash_point("run_stored");
     pending_fs_--;
     exec.busy = false;
     notify(exec, &run);
-    if (hold_slot) running_--;
+    if (hold_slot) free_slot();
     after_run_stored(exec, run);
   });
   pump();
@@ -180,8 +186,7 @@ void Supervisor::after_run_stored(Execution& exec, TaskRun& run) {
       exec.pending = run.def;
       exec.pending_attempt = run.attempt + 1;
       exec.pending_first_ms = run.first_attempt_ms;
-      exec.queued = true;
-      queue_.push_front(&exec);  // it keeps its place
+      enqueue(exec, /*front=*/true);  // it keeps its place
     }
     again = true;  // a stopping agent leaves it for the next start
   } else {

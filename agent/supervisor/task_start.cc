@@ -105,18 +105,22 @@ void Supervisor::file_policy(const Execution& exec, PreparedTask& prepared) cons
   prepared.storage = &storage_;
 }
 
-void Supervisor::start_runner_task(Execution& exec) {
+void Supervisor::start_runner_task(Execution& exec, WorkerGroup& group, runner::ResourceGrant grant) {
   const flow::TaskDef& def = *exec.pending;
   int attempt = exec.pending_attempt;
   exec.pending = nullptr;
   TaskRun& run = new_task_run(exec, def, attempt);
   if (!run.live) {  // recorded as ended before a restart
+    groups_.give_back(group, grant);
     replay_final(exec, run);
     return;
   }
   run.first_attempt_ms = attempt == 1 ? run.created_ms : exec.pending_first_ms;
+  run.worker_group = group.key;
   LiveTask& live = *run.live;
   live.takes_slot = true;
+  live.group = &group;
+  live.grant = std::move(grant);
   running_++;
   started_++;
   if (lag_probe_) lag_probe_->arm();
@@ -129,7 +133,7 @@ void Supervisor::start_runner_task(Execution& exec) {
   }
 
   runner::Lookup found =
-      registry_.find(def.runner_type.empty() ? config_.default_runner : def.runner_type);
+      registry_.find(runner_type_of(def));
   AGENT_CHECK(found.runner != nullptr);  // checked at submit
   live.runner = found.runner;
   const Frame& top = exec.frames.back();
@@ -343,6 +347,20 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   spec.task_env.push_back("WORKING_DIR=" + live.working_dir);
   if (!live.output_dir.empty()) spec.task_env.push_back("OUTPUT_DIR=" + live.output_dir);
   spec.resumed = run.replayed;
+  spec.resources = live.grant;
+  if (live.group != nullptr && !live.group->gpus.empty()) {
+    // The GPUs this task has to itself, as CUDA and the NVIDIA container
+    // runtime read them; a task given none sees none, so that it cannot
+    // take another task's.
+    std::string ids;
+    for (const auto& id : live.grant.gpu_ids) ids += (ids.empty() ? "" : ",") + id;
+    std::pair<const char*, std::string> vars[] = {{"CUDA_VISIBLE_DEVICES", ids},
+                                                  {"NVIDIA_VISIBLE_DEVICES", ids.empty() ? "none" : ids}};
+    for (const auto& [name, value] : vars) {
+      set_env(spec.env, name, value);
+      spec.task_env.push_back(std::string(name) + "=" + value);
+    }
+  }
 
   auto started = live.runner->start(spec, *this);
   if (!started.ok()) {

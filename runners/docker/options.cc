@@ -4,7 +4,7 @@
 
 #include "agent/common/time.h"
 #include "agent/json/read.h"
-#include "runners/docker/sizes.h"
+#include "agent/common/size.h"
 
 namespace runners::docker {
 
@@ -22,7 +22,7 @@ agent::Result<int64_t> size_value(Element e, const std::string& path) {
   int64_t n;
   if (e.get_int64().get(n) == simdjson::SUCCESS) return n;
   AGENT_ASSIGN_OR_RETURN(std::string text, agent::json::as_string(e, path));
-  auto parsed = parse_size(text);
+  auto parsed = agent::parse_size(text);
   if (!parsed.ok()) return invalid(path, parsed.error().message());
   return parsed;
 }

@@ -269,6 +269,14 @@ def run_case(args, flow, expect, fixtures, tmp):
                         .replace("@GIT@", fixtures["git"]))
     # Every case can reach the engine: Docker is the default runner.
     config.setdefault("docker", {}).setdefault("host", "unix://" + engine_socket())
+    # Namespace files the flow loads: {namespace: {path: content}}, where the
+    # agent keeps them (<stateDir>/namespaces/<namespace>/).
+    for ns, files in (expect.get("namespaceFiles") or {}).items():
+        for rel, content in files.items():
+            path = os.path.join(tmp, "state", "namespaces", ns, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(content)
     agent = Agent(args.runnerd, tmp, config, expect.get("agentEnv"))
     try:
         cmd = [args.runnerctl, "run", "-d", "--json", flow]

@@ -79,9 +79,9 @@ TEST_F(Protocol, FlowErrorsNameThePropertyPath) {
   e = error_for(R"({"id":4,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"],"taskRunner":{"type":"io.kestra.plugin.scripts.runner.docker.Docker","memory":{"memory":"12XB"}}}]}})");
   EXPECT_EQ(e.str("/error/path"), "flow.tasks[0].taskRunner.memory.memory");
   EXPECT_NE(e.str("/error/message").find("12XB"), std::string::npos);
-  e = error_for(R"({"id":5,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"],"workerGroup":{"key":"gpu"}}]}})");
-  EXPECT_EQ(e.str("/error/path"), "flow.tasks[0].workerGroup");
-  EXPECT_NE(e.str("/error/message").find("not supported by runnerd yet"), std::string::npos);
+  e = error_for(R"({"id":5,"op":"submit","flow":{"id":"f","namespace":"n","tasks":[{"id":"a","type":"io.kestra.plugin.scripts.shell.Commands","commands":["x"],"workerGroup":{"key":"gpu","fallback":"LATER"}}]}})");
+  EXPECT_EQ(e.str("/error/path"), "flow.tasks[0].workerGroup.fallback");
+  EXPECT_NE(e.str("/error/message").find("expected WAIT, FAIL or CANCEL"), std::string::npos);
   expect_still_serving();
   // Nothing was accepted by any of these.
   auto r = client_->call(R"({"op":"list"})");

@@ -4,7 +4,7 @@
 
 #include "runners/docker/labels.h"
 #include "runners/docker/log_demux.h"
-#include "runners/docker/sizes.h"
+#include "agent/common/size.h"
 
 namespace {
 
@@ -67,7 +67,7 @@ TEST(DockerLabels, KestraLabelsWithItsTruncation) {
 }
 
 TEST(DockerSizes, KestraSizeStrings) {
-  using runners::docker::parse_size;
+  using agent::parse_size;
   EXPECT_EQ(*parse_size("1073741824"), 1073741824);
   EXPECT_EQ(*parse_size("512MB"), 512LL << 20);
   EXPECT_EQ(*parse_size("512m"), 512LL << 20);

@@ -1,15 +1,15 @@
-#include "runners/docker/sizes.h"
+#include "agent/common/size.h"
 
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 
-namespace runners::docker {
+namespace agent {
 
-agent::Result<int64_t> parse_size(std::string_view text) {
+Result<int64_t> parse_size(std::string_view text) {
   auto bad = [&] {
-    return agent::Error(agent::Errc::kInvalidArgument,
+    return Error(Errc::kInvalidArgument,
                         "invalid size '" + std::string(text) +
                             "' (expected a number of bytes or a number with a unit: 512MB, 1.5GB, 256k)");
   };
@@ -51,4 +51,4 @@ agent::Result<int64_t> parse_size(std::string_view text) {
   return static_cast<int64_t>(std::llround(bytes));
 }
 
-}  // namespace runners::docker
+}  // namespace agent
