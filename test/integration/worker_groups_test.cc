@@ -3,6 +3,7 @@
 // key the agent does not serve (WAIT, FAIL, CANCEL), the per-group queue
 // bound, the runners a group allows and its default runner, and what
 // `list` / `runnerctl ps` and `stats` say about queued tasks.
+#include <csignal>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -242,6 +243,32 @@ TEST_F(GpuGroup, EachTaskHasItsOwnGpuAThirdWaitsAndGetsOneBack) {
       *client_, test::shell_flow({"echo \"[${CUDA_VISIBLE_DEVICES-unset}]\""}));
   EXPECT_EQ(test::wait_final(*client_, plain), "SUCCESS");
   EXPECT_EQ(test::log_lines(*client_, plain), std::vector<std::string>{"INFO [unset]"});
+}
+
+// WAIT: a task for a key this agent does not serve stays queued across a
+// stop, and the agent started again with that group runs it.
+TEST(WorkerGroupWait, AWaitingTaskRunsOnceTheAgentServesItsGroup) {
+  test::TempDir state;
+  std::string state_dir = state.path() + "/state";
+  std::string id;
+  {
+    auto agent = test::AgentProcess::start(RUNNERD_BIN, "", state_dir);
+    ASSERT_TRUE(agent);
+    Client c(agent->socket());
+    id = test::submit_flow(c, test::shell_flow({"echo ran in $CUDA_VISIBLE_DEVICES"},
+                                               ",\"workerGroup\":{\"key\":\"gpu\"}"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto g = c.call("{\"op\":\"get\",\"executionId\":\"" + id + "\"}");
+    EXPECT_EQ(g->str("/result/queued/workerGroup"), "gpu") << g->text;
+    EXPECT_EQ(agent->stop(SIGTERM, std::chrono::seconds(20)), std::optional<int>(0)) << agent->log();
+  }
+  auto agent = test::AgentProcess::start(
+      RUNNERD_BIN, "workerGroups:\n  - key: gpu\n    gpus: [G7]\n    gpusPerTask: 1\n", state_dir);
+  ASSERT_TRUE(agent);
+  Client c(agent->socket());
+  EXPECT_EQ(test::wait_final(c, id), "SUCCESS");
+  EXPECT_EQ(test::log_lines(c, id), std::vector<std::string>{"INFO ran in G7"});
+  EXPECT_EQ(agent->stop(SIGTERM, std::chrono::seconds(20)), std::optional<int>(0)) << agent->log();
 }
 
 TEST(WorkerGroupConfig, BadGroupsStopTheAgentWithTheOptionNamed) {
