@@ -34,11 +34,16 @@ Status Supervisor::check_placement(const flow::TaskDef& def, const runner::Looku
   return {};
 }
 
-runner::ResourceRequest Supervisor::request_of(const flow::TaskDef& def) const {
-  runner::Lookup found = registry_.find(runner_type_of(def));
-  if (found.runner == nullptr || def.runner_json.empty()) return {};
-  auto req = found.runner->requests(def.runner_json);
-  return req.ok() ? *req : runner::ResourceRequest{};  // checked at submission
+const runner::ResourceRequest& Supervisor::request_of(Execution& exec, const flow::TaskDef& def) const {
+  auto [it, fresh] = exec.requests.try_emplace(&def);
+  if (fresh && !def.runner_json.empty()) {
+    runner::Lookup found = registry_.find(runner_type_of(def));
+    if (found.runner != nullptr) {
+      auto req = found.runner->requests(def.runner_json);
+      if (req.ok()) it->second = std::move(req).value();  // checked at submission
+    }
+  }
+  return it->second;
 }
 
 void Supervisor::enqueue(Execution& exec, bool front) {
@@ -91,7 +96,7 @@ void Supervisor::pump_once() {
       WorkerGroup& g = *groups[gi];
       if (!g.served || g.queue.empty() || g.running >= g.max_running) continue;
       Execution& exec = *g.queue.front();
-      runner::ResourceRequest req = g.effective(request_of(*exec.pending));
+      runner::ResourceRequest req = g.effective(request_of(exec, *exec.pending));
       if (!groups_.fits_now(g, req)) {
         // A request the group can never grant (its capacity shrank since the
         // task was accepted) would hold the queue forever: it fails instead.

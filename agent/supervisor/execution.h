@@ -15,6 +15,7 @@
 #include "agent/context/mask.h"
 #include "agent/flow/flow.h"
 #include "agent/logstream/protocol_line.h"
+#include "agent/runner/resources.h"
 #include "agent/template/value.h"
 #include "agent/uv/timer.h"
 
@@ -102,6 +103,9 @@ struct Execution {
   bool queued = false;  // waiting in a worker group's queue for a slot
   WorkerGroup* queued_in = nullptr;
   int64_t queue_ticket = 0;  // its order in that queue (WorkerGroup::position_of)
+  // What each of its runner tasks asks of its worker group, read from the
+  // task's runner properties once.
+  std::unordered_map<const flow::TaskDef*, runner::ResourceRequest> requests;
   std::string error;
   std::vector<std::unique_ptr<TaskRun>> task_runs;  // in the order they were created
 

@@ -109,7 +109,7 @@ class Supervisor final : public runner::TaskObserver {
   Status check_placement(const flow::TaskDef& def, const runner::Lookup& found, const std::string& path);
   // Queues the execution's pending task in its worker group.
   void enqueue(Execution& exec, bool front = false);
-  runner::ResourceRequest request_of(const flow::TaskDef& def) const;
+  const runner::ResourceRequest& request_of(Execution& exec, const flow::TaskDef& def) const;
   // Ends the execution's queued task without running it.
   void refuse(Execution& exec, State state, const std::string& why);
   std::string runner_type_of(const flow::TaskDef& def) const {
