@@ -1,5 +1,9 @@
 #include "agent/config/config.h"
 
+#include <unistd.h>
+
+#include <string>
+
 #include <gtest/gtest.h>
 
 namespace {
@@ -33,6 +37,14 @@ process:
   EXPECT_EQ(c.script_lib_dir, "/opt/lib");
   agent::apply_default_paths(c);
   EXPECT_EQ(c.work_dir, "/tmp/state/work");
+}
+
+TEST(Config, ScriptLibrariesOfTheSourceTreeInABuildTree) {
+  // Nothing is installed beside a test binary (<build>/../share/runnerd/lib):
+  // the default is scripts/lib of the sources, where the modules are.
+  std::string dir = agent::AgentConfig().script_lib_dir;
+  EXPECT_TRUE(dir.ends_with("/scripts/lib")) << dir;
+  EXPECT_EQ(access((dir + "/python/kestra.py").c_str(), R_OK), 0) << dir;
 }
 
 TEST(Config, EmptyFileMeansDefaults) {
