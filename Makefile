@@ -7,7 +7,7 @@ JOBS        ?= $(shell nproc)
 FUZZ_SECONDS      ?= 30
 FUZZ_LONG_SECONDS ?= 300
 
-.PHONY: all deps build test unit integration asan tsan fuzz demo bench soak clean format
+.PHONY: all deps build test unit integration asan tsan fuzz demo bench soak deb rpm clean format
 
 all: build
 
@@ -27,6 +27,7 @@ export BUILD ASAN_BUILD TSAN_BUILD CMAKE_FLAGS ASAN_FLAGS TSAN_FLAGS FUZZ_SECOND
 # The sanitizer builds run at the lowest priority while the release suites
 # run (scripts/test-all.sh).
 test: deps
+	@scripts/install-deps.sh package
 	@scripts/test-all.sh
 
 unit: build
@@ -71,6 +72,16 @@ soak: deps
 	  python3 test/crash/crash_loop.py --runnerd $(BUILD)/runnerd --cycles $(SOAK_CYCLES) \
 	    --docker-host unix://$$sock --bench-line
 	@test/soak/run.sh $(BUILD)
+
+# Installable packages of the release build, in $(BUILD)/packages: the build is
+# configured for /usr and staged with cmake --install (scripts/package.sh).
+deb: deps
+	@scripts/install-deps.sh package
+	@scripts/package.sh $(BUILD) deb
+
+rpm: deps
+	@scripts/install-deps.sh package
+	@scripts/package.sh $(BUILD) rpm
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h' '*.c')

@@ -12,6 +12,7 @@
 
 #include "agent/config/config.h"
 #include "agent/log/log.h"
+#include "agent/notify/notify.h"
 #include "agent/runner/registry.h"
 #include "agent/server/api.h"
 #include "agent/server/server.h"
@@ -112,6 +113,9 @@ void stop(Agent& a, const char* why) {
   }
   a.stopping = true;
   agent::log::info(std::string(why) + ": no longer accepting clients; draining");
+  if (agent::Status st = agent::notify::stopping("draining running tasks"); !st.ok()) {
+    agent::log::warn(st.error().message());
+  }
   a.server->stop_listening();
   a.supervisor->shutdown([&a] {
     a.stopped = true;
@@ -194,8 +198,14 @@ int run(const Options& o) {
     return 1;
   }
 
-  agent::log::info("listening on " + a.config.socket_path + "; state in " + a.config.state_dir +
-                   "; up to " + std::to_string(a.config.max_running) + " tasks at once");
+  std::string listening = "listening on " + a.config.socket_path + "; state in " +
+                          a.config.state_dir + "; up to " + std::to_string(a.config.max_running) +
+                          " tasks at once";
+  agent::log::info(listening);
+  // Under systemd (Type=notify), the unit is started from here on.
+  if (agent::Status ready = agent::notify::ready(listening); !ready.ok()) {
+    agent::log::warn(ready.error().message());
+  }
   uv_run(a.loop, UV_RUN_DEFAULT);
 
   if (!teardown(a)) return 1;

@@ -7,9 +7,10 @@
 #      another: they take the CPU the tests leave idle (the tests mostly wait
 #      for processes, containers and sockets) and yield it whenever a test
 #      wants it;
-#   3. the release suites, then the ASan + UBSan suites, the test binaries
-#      under TSan, every fuzz target for FUZZ_SECONDS, each once its build is
-#      done.
+#   3. the release suites, then the packages of the release build (built,
+#      checked with lintian, installed, run and purged: test/package/), then
+#      the ASan + UBSan suites, the test binaries under TSan, every fuzz
+#      target for FUZZ_SECONDS, each once its build is done.
 #
 # Each stage's log is in build/logs/; a failed build prints its tail. Ends with
 # one line per stage and exits non-zero if any failed.
@@ -91,6 +92,7 @@ stage() {  # NAME COMMAND...: runs a suite, records its outcome
 }
 
 stage "release" scripts/run-tests.sh "$BUILD"
+stage "package" bash test/package/test_package.sh "$BUILD"
 if wait_build asan-build; then
   stage "asan+ubsan" scripts/run-tests.sh "$ASAN_BUILD"
 else
@@ -111,7 +113,7 @@ wait "$builder" 2>/dev/null
 
 status=0
 echo "== make test: $(elapsed) in all"
-for name in release asan+ubsan tsan fuzz; do
+for name in release package asan+ubsan tsan fuzz; do
   echo "test: $name: ${result[$name]:-not run}"
   [ "${result[$name]:-}" = passed ] || status=1
 done

@@ -27,6 +27,6 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   std::string socket =
-      resolve_socket(inv->socket, std::getenv("RUNNERD_SOCKET"), agent::default_socket_path());
+      resolve_socket(inv->socket, std::getenv("RUNNERD_SOCKET"), agent::client_socket_path());
   return dispatch(*inv, socket);
 }

@@ -65,6 +65,10 @@ Status apply(json::Object root, AgentConfig& c) {
   for (auto field : root) {
     std::string_view key = field.key;
     json::Element v = field.value;
+    // A section whose options are all commented out (`process:` alone, as in
+    // etc/runnerd.yaml, the packages' /etc/runnerd/runnerd.yaml) reads as
+    // null: its defaults.
+    if (v.is_null() && (key == "docker" || key == "process")) continue;
     if (key == "socket") {
       AGENT_ASSIGN_OR_RETURN(c.socket_path, json::as_string(v, key));
     } else if (key == "socketMode") {

@@ -13,6 +13,7 @@
 
 #include "agent/common/result.h"
 #include "agent/config/identity.h"
+#include "agent/config/paths.h"
 #include "agent/flow/defaults.h"
 #include "agent/json/read.h"
 
@@ -73,7 +74,7 @@ struct AgentConfig {
   std::vector<WorkerGroupConfig> worker_groups;  // none: one group, the default
   std::string default_worker_group = "default";  // where tasks without workerGroup go
   // The `kestra` modules put on PYTHONPATH / NODE_PATH of Python and Node tasks.
-  std::string script_lib_dir = RUNNERD_SCRIPT_LIB_DIR;
+  std::string script_lib_dir = default_script_lib_dir();
   // Global plugin defaults, applied to every flow after its own (Kestra's
   // kestra.plugins.defaults): e.g. the Process runner for every script task.
   std::vector<flow::PluginDefault> plugin_defaults;

@@ -1,9 +1,12 @@
 #include "agent/config/paths.h"
 
+#include <limits.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 namespace agent {
 
@@ -19,6 +22,18 @@ std::string default_socket_path() {
   return "/tmp/runnerd-" + std::to_string(geteuid()) + "/runnerd.sock";
 }
 
+static bool is_socket(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+std::string client_socket_path() {
+  std::string own = default_socket_path();
+  const std::string system = "/run/runnerd/runnerd.sock";
+  if (own != system && !is_socket(own) && is_socket(system)) return system;
+  return own;
+}
+
 std::string default_state_dir() {
   if (geteuid() == 0) return "/var/lib/runnerd";
   std::string state = env_or_empty("XDG_STATE_HOME");
@@ -28,6 +43,18 @@ std::string default_state_dir() {
     if (const passwd* pw = getpwuid(geteuid())) home = pw->pw_dir;
   }
   return home + "/.local/state/runnerd";
+}
+
+std::string default_script_lib_dir() {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe);
+  if (n > 0 && static_cast<size_t>(n) < sizeof exe) {
+    std::filesystem::path bindir = std::filesystem::path(std::string(exe, n)).parent_path();
+    std::string installed = (bindir / RUNNERD_SCRIPT_LIB_RELDIR).lexically_normal().string();
+    struct stat st;
+    if (stat(installed.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return installed;
+  }
+  return RUNNERD_SCRIPT_LIB_DIR;
 }
 
 }  // namespace agent

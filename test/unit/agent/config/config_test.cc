@@ -1,5 +1,9 @@
 #include "agent/config/config.h"
 
+#include <unistd.h>
+
+#include <string>
+
 #include <gtest/gtest.h>
 
 namespace {
@@ -33,6 +37,29 @@ process:
   EXPECT_EQ(c.script_lib_dir, "/opt/lib");
   agent::apply_default_paths(c);
   EXPECT_EQ(c.work_dir, "/tmp/state/work");
+}
+
+TEST(Config, ScriptLibrariesOfTheSourceTreeInABuildTree) {
+  // Nothing is installed beside a test binary (<build>/../share/runnerd/lib):
+  // the default is scripts/lib of the sources, where the modules are.
+  std::string dir = agent::AgentConfig().script_lib_dir;
+  EXPECT_TRUE(dir.ends_with("/scripts/lib")) << dir;
+  EXPECT_EQ(access((dir + "/python/kestra.py").c_str(), R_OK), 0) << dir;
+}
+
+TEST(Config, TheReferenceFileIsTheDefaults) {
+  // etc/runnerd.yaml, every option commented out, is /etc/runnerd/runnerd.yaml
+  // in the packages: the agent starts with it as with no file. Its sections
+  // with nothing left in them (`process:`) read as null.
+  std::string here = __FILE__;  // <root>/test/unit/agent/config/config_test.cc
+  std::string root = here.substr(0, here.rfind("/test/unit/"));
+  agent::AgentConfig c;
+  agent::Status st = agent::load_config_file(root + "/etc/runnerd.yaml", c);
+  ASSERT_TRUE(st.ok()) << st.error().describe();
+  agent::AgentConfig defaults;
+  EXPECT_EQ(c.process_cgroups, defaults.process_cgroups);
+  EXPECT_EQ(c.docker.host, defaults.docker.host);
+  EXPECT_EQ(c.max_running, defaults.max_running);
 }
 
 TEST(Config, EmptyFileMeansDefaults) {
