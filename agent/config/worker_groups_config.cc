@@ -129,9 +129,10 @@ Result<WorkerGroupConfig> parse_group(json::Element e, const std::string& path) 
 }  // namespace
 
 Status parse_worker_groups(json::Element v, std::string_view key, std::vector<WorkerGroupConfig>& out) {
+  out.clear();
+  if (v.is_null()) return {};  // `workerGroups:` with every entry commented out
   simdjson::dom::array arr;
   if (v.get_array().get(arr) != simdjson::SUCCESS) return json::type_error(key, "a list of worker groups", v);
-  out.clear();
   std::set<std::string> keys;
   size_t i = 0;
   for (json::Element e : arr) {
