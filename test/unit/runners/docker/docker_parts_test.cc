@@ -4,7 +4,7 @@
 
 #include "runners/docker/labels.h"
 #include "runners/docker/log_demux.h"
-#include "runners/docker/sizes.h"
+#include "runners/sizes.h"
 
 namespace {
 
@@ -67,7 +67,7 @@ TEST(DockerLabels, KestraLabelsWithItsTruncation) {
 }
 
 TEST(DockerSizes, KestraSizeStrings) {
-  using runners::docker::parse_size;
+  using runners::parse_size;
   EXPECT_EQ(*parse_size("1073741824"), 1073741824);
   EXPECT_EQ(*parse_size("512MB"), 512LL << 20);
   EXPECT_EQ(*parse_size("512m"), 512LL << 20);
@@ -127,7 +127,7 @@ TEST(DockerContainerSpec, KestraContainerBody) {
     "portBindings":["127.0.0.1:8080:80","9000"],"user":"1000"})");
   ASSERT_TRUE(o.ok());
   runners::docker::ContainerRequest r{"localhost/busybox:latest", {"/bin/sh", "-c", "echo hi"},
-                                      {"WORKING_DIR=/w/1"}, "/w/1", {{"kestra.io/task-id", "t"}}};
+                                      {"WORKING_DIR=/w/1"}, "/w/1", {{"kestra.io/task-id", "t"}}, {}};
   auto body = runners::docker::create_body(r, *o, false);
   ASSERT_TRUE(body.ok()) << body.error().describe();
   auto v = agent::template_::parse_json(*body);
