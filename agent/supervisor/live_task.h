@@ -47,6 +47,7 @@ struct LiveTask {
   int64_t timeout_ms = 0;       // 0: none
   std::vector<std::string> extra_env;  // the language's or Clone's own, then the task's env (rendered)
   std::string container_image;         // rendered containerImage (container runners)
+  runner::ResourceGrant resources;     // what the runner enforces (TaskSpec::resources)
   std::string timeout_text;  // as written, for the error message
   KillReason kill_reason = KillReason::kNone;
   bool runner_finished = false;

@@ -343,6 +343,20 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   spec.task_env.push_back("WORKING_DIR=" + live.working_dir);
   if (!live.output_dir.empty()) spec.task_env.push_back("OUTPUT_DIR=" + live.output_dir);
   spec.resumed = run.replayed;
+  // until worker groups admit requests: the task is granted what it asks
+  // (limits only; GPUs are assigned by the worker group).
+  {
+    auto asked = live.runner->requests(def.runner_json);
+    if (!asked.ok()) {
+      Error e = std::move(asked).error();
+      fail_start(run, Error(e.code(), e.message(), e.path().empty() ? "taskRunner" : "taskRunner." + e.path()));
+      return;
+    }
+    spec.resources.millicpus = asked->millicpus;
+    spec.resources.memory_bytes = asked->memory_bytes;
+    spec.resources.pids = asked->pids;
+  }
+  live.resources = spec.resources;
 
   auto started = live.runner->start(spec, *this);
   if (!started.ok()) {
