@@ -28,13 +28,22 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-agent::Status write_file(const std::string& path, std::string_view data) {
+// `err`, when given, receives the errno of a failure (0 on success).
+agent::Status write_file(const std::string& path, std::string_view data, int* err = nullptr) {
+  if (err != nullptr) *err = 0;
   int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return agent::Error::from_errno(errno, "opening " + path);
+  if (fd < 0) {
+    int e = errno;
+    if (err != nullptr) *err = e;
+    return agent::Error::from_errno(e, "opening " + path);
+  }
   ssize_t n = write(fd, data.data(), data.size());
   int e = errno;
   close(fd);
-  if (n < 0) return agent::Error::from_errno(e, "writing '" + std::string(data) + "' to " + path);
+  if (n < 0) {
+    if (err != nullptr) *err = e;
+    return agent::Error::from_errno(e, "writing '" + std::string(data) + "' to " + path);
+  }
   return {};
 }
 
@@ -132,8 +141,9 @@ agent::Status enable_v2(const std::string& root, const std::string& controller) 
                           "cgroup v2: the agent's cgroup " + parent + " is not given the " + controller +
                               " controller (not in its cgroup.controllers)");
     }
-    agent::Status st = write_file(parent + "/cgroup.subtree_control", "+" + controller);
-    if (!st.ok() && st.error().message().find("busy") != std::string::npos) {
+    int err = 0;
+    agent::Status st = write_file(parent + "/cgroup.subtree_control", "+" + controller, &err);
+    if (err == EBUSY) {  // processes in `parent`: the no-internal-process rule
       agent::Status moved = leave_for_leaf(parent);
       if (!moved.ok()) return std::move(moved).error().context("cgroup v2: enabling " + controller);
       st = write_file(parent + "/cgroup.subtree_control", "+" + controller);

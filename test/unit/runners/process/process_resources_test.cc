@@ -305,3 +305,72 @@ TEST_F(ProcessResources, WithoutTaskCgroupsALimitCannotStartAndSaysWhy) {
 }
 
 }  // namespace
+
+// The cgroup v2 path on a tree of plain files shaped like cgroupfs (this
+// host's unified hierarchy has no controllers): which files get which values.
+#include <fstream>
+#include <sys/stat.h>
+
+#include "runners/process/task_limits.h"
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void put(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+TEST(TaskLimitsV2, TheGrantIsWrittenIntoTheTaskCgroupAndControllersEnabledInItsRoot) {
+  std::string base = "/tmp/runnerd-limits-v2-" + std::to_string(getpid());
+  std::string root = base + "/runnerd-x", task = root + "/t-1";
+  ASSERT_EQ(0, mkdir(base.c_str(), 0755));
+  ASSERT_EQ(0, mkdir(root.c_str(), 0755));
+  ASSERT_EQ(0, mkdir(task.c_str(), 0755));
+  put(base + "/cgroup.controllers", "cpuset cpu io memory pids\n");
+  put(root + "/cgroup.controllers", "cpuset cpu io memory pids\n");
+  put(root + "/cgroup.subtree_control", "");
+  for (const char* f : {"cpu.max", "memory.max", "memory.swap.max", "pids.max", "memory.events"}) put(task + "/" + f, "");
+
+  runners::process::Limits limits;
+  limits.init(true, root, "", "runnerd-x");
+  EXPECT_EQ(limits.describe(), "cpu, memory, pids through cgroup v2");
+  agent::runner::ResourceGrant g;
+  g.millicpus = 1500;
+  g.memory_bytes = 512LL << 20;
+  g.pids = 200;
+  auto applied = limits.apply(g, task, "t-1");
+  ASSERT_TRUE(applied.ok()) << applied.error().message();
+  EXPECT_TRUE(applied->join_fds.empty());
+  EXPECT_TRUE(applied->v1_dirs.empty());
+  EXPECT_EQ(applied->oom_file, task + "/memory.events");
+  EXPECT_EQ(slurp(task + "/cpu.max"), "150000 100000");
+  EXPECT_EQ(slurp(task + "/memory.max"), "536870912");
+  EXPECT_EQ(slurp(task + "/memory.swap.max"), "0");
+  EXPECT_EQ(slurp(task + "/pids.max"), "200");
+
+  put(task + "/memory.events", "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n");
+  EXPECT_EQ(runners::process::oom_kills(task + "/memory.events"), 1);
+  put(task + "/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
+  EXPECT_EQ(runners::process::oom_kills(task + "/memory.events"), 0);
+  EXPECT_EQ(runners::process::oom_kills(task + "/none"), 0);
+
+  // A task without its cgroup cannot be limited: said, with the limit.
+  auto refused = limits.apply(g, "", "t-2");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().path(), "taskRunner.resources.cpus");
+  EXPECT_NE(refused.error().message().find("(1.5 CPUs) cannot be enforced"), std::string::npos)
+      << refused.error().message();
+
+  for (const char* f : {"cpu.max", "memory.max", "memory.swap.max", "pids.max", "memory.events"}) {
+    unlink((task + "/" + f).c_str());
+  }
+  unlink((root + "/cgroup.controllers").c_str());
+  unlink((root + "/cgroup.subtree_control").c_str());
+  unlink((base + "/cgroup.controllers").c_str());
+  rmdir(task.c_str());
+  rmdir(root.c_str());
+  rmdir(base.c_str());
+}
+
+}  // namespace
