@@ -7,11 +7,14 @@
 
 namespace agent {
 
-Result<int64_t> parse_size(std::string_view text) {
+Result<int64_t> parse_size(std::string_view text, SizeUnits units) {
   auto bad = [&] {
     return Error(Errc::kInvalidArgument,
                         "invalid size '" + std::string(text) +
-                            "' (expected a number of bytes or a number with a unit: 512MB, 1.5GB, 256k)");
+                            (units == SizeUnits::kDocker
+                                 ? "' (expected a number of bytes or a number with a unit: 512MB, 1.5GB, 256k)"
+                                 : "' (expected a number of bytes or a number with a unit: KB, MB, GB, TB "
+                                   "(powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024): 512MiB, 1.5GB)"));
   };
   std::string_view s = text;
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -30,19 +33,26 @@ Result<int64_t> parse_size(std::string_view text) {
     if (c == ' ') continue;
     unit += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
-  if (unit.size() == 2 && unit[1] == 'B') unit.resize(1);
-  if (unit.size() == 3 && unit[1] == 'I' && unit[2] == 'B') unit.resize(1);  // KiB, MiB, ...
+  double base = 1024;
+  if (unit.size() == 3 && unit[1] == 'I' && unit[2] == 'B') {
+    unit.resize(1);  // KiB, MiB, ...
+  } else if (unit.size() == 2 && unit[1] == 'B') {
+    unit.resize(1);
+    if (units == SizeUnits::kExact) base = 1000;
+  } else if (unit.size() == 1 && unit != "B" && units == SizeUnits::kExact) {
+    return bad();  // 512M: MB or MiB?
+  }
   double scale = 1;
   if (unit.empty() || unit == "B") {
     scale = 1;
   } else if (unit == "K") {
-    scale = 1024.0;
+    scale = base;
   } else if (unit == "M") {
-    scale = 1024.0 * 1024;
+    scale = base * base;
   } else if (unit == "G") {
-    scale = 1024.0 * 1024 * 1024;
+    scale = base * base * base;
   } else if (unit == "T") {
-    scale = 1024.0 * 1024 * 1024 * 1024;
+    scale = base * base * base * base;
   } else {
     return bad();
   }

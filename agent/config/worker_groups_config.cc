@@ -62,7 +62,7 @@ Result<int64_t> memory_value(json::Element e, const std::string& path) {
     AGENT_ASSIGN_OR_RETURN(bytes, json::as_int(e, path));
   } else {
     AGENT_ASSIGN_OR_RETURN(std::string text, json::as_string(e, path));
-    auto parsed = parse_size(text);
+    auto parsed = parse_size(text, SizeUnits::kExact);
     if (!parsed.ok()) return Error(Errc::kInvalidArgument, parsed.error().message(), path);
     bytes = *parsed;
   }

@@ -249,7 +249,9 @@ std::vector<TypeSpec> build() {
                           "io.kestra.core.models.tasks.runners.types.ProcessTaskRunner",
                           "io.kestra.plugin.core.runner.ProcessTaskRunner"},
                          "Runs the task as a child process of the agent, in its working directory.",
-                         {}));
+                         {prop("resources", P::kMap,
+                               "runnerd extension: cpus, memory, pids, and gpus or gpuIds; enforced "
+                               "through the task's cgroup (docs/kestra-compatibility.md).")}));
   types.push_back(runner(
       "io.kestra.plugin.scripts.runner.docker.Docker",
       {"io.kestra.plugin.scripts.runner.docker.DockerTaskRunner",

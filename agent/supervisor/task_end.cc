@@ -1,6 +1,7 @@
 // Ending a task run: the runner's exit, output files stored, the log closed,
 // then the state decided and the walk going on (or a retry scheduled).
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +16,32 @@ namespace agent {
 
 using logstream::Level;
 
+namespace {
+
+// "killed by the kernel: the task hit its memory limit (512 MiB)": the limit
+// in the largest unit it is a whole number of (GiB, MiB, GB, MB), else MiB.
+std::string out_of_memory_message(int64_t limit_bytes) {
+  std::string msg = "killed by the kernel: the task hit its memory limit";
+  if (limit_bytes <= 0) return msg;
+  std::string size;
+  if (limit_bytes % (int64_t{1} << 30) == 0) {
+    size = std::to_string(limit_bytes >> 30) + " GiB";
+  } else if (limit_bytes % (int64_t{1} << 20) == 0) {
+    size = std::to_string(limit_bytes >> 20) + " MiB";
+  } else if (limit_bytes % 1000000000 == 0) {
+    size = std::to_string(limit_bytes / 1000000000) + " GB";
+  } else if (limit_bytes % 1000000 == 0) {
+    size = std::to_string(limit_bytes / 1000000) + " MB";
+  } else {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(limit_bytes) / (1 << 20));
+    size = buf;
+  }
+  return msg + " (" + size + ")";
+}
+
+}  // namespace
+
 void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus> outcome) {
   crash_point("task_exited");
   TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
@@ -25,9 +52,13 @@ void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus
     if (auto* e = std::get_if<runner::Exited>(&*outcome)) {
       run.exit_code = e->code;
     } else {
-      int sig = std::get<runner::Signaled>(*outcome).signal;
+      const auto& signaled = std::get<runner::Signaled>(*outcome);
+      int sig = signaled.signal;
       run.exit_code = 128 + sig;  // as Java reports a signalled child
-      if (live.kill_reason == KillReason::kNone) {
+      if (live.kill_reason == KillReason::kNone && signaled.out_of_memory) {
+        run.error = out_of_memory_message(live.grant.memory_bytes);
+        append_line(run, Level::kError, run.error);
+      } else if (live.kill_reason == KillReason::kNone) {
         run.error = std::string("killed by signal ") + sigabbrev_np(sig);
       }
     }

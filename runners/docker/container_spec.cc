@@ -107,7 +107,25 @@ agent::Result<std::string> create_body(const ContainerRequest& r, const Options&
   if (o.oom_kill_disable) w.kv_bool("OomKillDisable", *o.oom_kill_disable);
   if (o.shm_size) w.kv("ShmSize", *o.shm_size);
   if (o.privileged) w.kv_bool("Privileged", true);
-  if (!o.device_requests_json.empty()) w.key("DeviceRequests").raw(o.device_requests_json);
+  if (!r.gpu_ids.empty()) {
+    // The GPUs the task was given, exclusively: its own entry names them.
+    DeviceRequests d;
+    if (!o.device_requests_json.empty()) {
+      AGENT_ASSIGN_OR_RETURN(d, read_device_requests(o.device_requests_json));
+    }
+    w.key("DeviceRequests").begin_array();
+    for (const auto& other : d.others) w.raw(other);
+    w.begin_object();
+    w.kv("Driver", d.gpu_driver).kv("Count", 0);
+    w.key("DeviceIDs").begin_array();
+    for (const auto& id : r.gpu_ids) w.string(id);
+    w.end_array();
+    w.key("Capabilities").begin_array().begin_array().string("gpu").end_array().end_array();
+    w.end_object();
+    w.end_array();
+  } else if (!o.device_requests_json.empty()) {
+    w.key("DeviceRequests").raw(o.device_requests_json);
+  }
   if (!ports.empty()) {
     w.key("PortBindings").begin_object();
     for (const auto& p : ports) {

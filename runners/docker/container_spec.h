@@ -19,6 +19,9 @@ struct ContainerRequest {
   std::vector<std::string> env;  // "NAME=value": the task's, not the agent's
   std::string working_dir;
   std::vector<std::pair<std::string, std::string>> labels;
+  // The GPUs granted to the task (TaskSpec::resources): they replace the GPU
+  // entries of deviceRequests with one naming them.
+  std::vector<std::string> gpu_ids;
 };
 
 // `volumes_enabled`: the agent's configuration allows the `volumes` property

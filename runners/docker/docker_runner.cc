@@ -118,6 +118,8 @@ class DockerTask final : public agent::runner::RunnerTask {
   void bound_log_drain();
   void copy_out();
   void cleanup();
+  void check_oom();
+  void remove();
   void finish();
   void fail(Error e);
   void send_kill();
@@ -142,6 +144,7 @@ class DockerTask final : public agent::runner::RunnerTask {
   uint64_t log_activity_ms_ = 0;  // loop time of the last log bytes
   bool podman_ = false;  // the engine is podman: its followed logs lose lines
   std::optional<int> exit_code_;
+  bool out_of_memory_ = false;  // inspect: State.OOMKilled
   Status error_;
   agent::http::RequestId pull_ = 0;  // a pull in progress: a kill cancels it
   agent::http::RequestId logs_ = 0;
@@ -172,6 +175,11 @@ class DockerRunner final : public agent::runner::Runner {
     return {};
   }
 
+  Result<agent::runner::ResourceRequest> requests(std::string_view runner_json) const override {
+    AGENT_ASSIGN_OR_RETURN(Options o, parse_options(runner_json));
+    return resource_request(o);
+  }
+
   Result<std::unique_ptr<agent::runner::RunnerTask>> start(const TaskSpec& spec,
                                                            TaskObserver& observer) override {
     AGENT_ASSIGN_OR_RETURN(Options o, parse_options(spec.runner_json));
@@ -183,6 +191,7 @@ class DockerRunner final : public agent::runner::Runner {
     req.env = spec.task_env;
     req.working_dir = spec.working_dir;
     req.labels = kestra_labels(spec, "kestra.io/");
+    req.gpu_ids = spec.resources.gpu_ids;
     AGENT_ASSIGN_OR_RETURN(std::string body, create_body(req, o, config_.docker.volumes_enabled));
     AGENT_TRY(parse_image(req.image));
     auto task = std::make_unique<DockerTask>(*this, observer, std::move(o), std::move(socket));
@@ -828,6 +837,28 @@ void DockerTask::copy_out() {
 void DockerTask::cleanup() {
   if (finished_) return;
   finished_ = true;
+  check_oom();
+}
+
+// 137 (SIGKILL) that nobody asked for: was it the kernel at the memory limit?
+// The inspect says (State.OOMKilled); only then is the call made.
+void DockerTask::check_oom() {
+  if (id_.empty() || exit_code_ != 137 || kill_requested_ || !error_.ok()) return remove();
+  call_through("GET", "/containers/" + id_ + "/json", "", "inspect container " + id_.substr(0, 12),
+               [this](Result<Response> r) {
+                 auto ok = engine_.check(std::move(r), "inspect container " + id_.substr(0, 12), {200});
+                 if (ok.ok()) {
+                   simdjson::dom::parser parser;
+                   bool oom = false;
+                   if (parser.parse(ok->body)["State"]["OOMKilled"].get_bool().get(oom) == simdjson::SUCCESS) {
+                     out_of_memory_ = oom;
+                   }
+                 }
+                 remove();
+               });
+}
+
+void DockerTask::remove() {
   if (id_.empty() || !options_.delete_) return finish();
   call_through("DELETE", "/containers/" + id_ + "?force=1&v=1", "", "remove container " + id_.substr(0, 12),
                [this](Result<Response> r) {
@@ -841,6 +872,9 @@ void DockerTask::finish() {
   reported_ = true;
   if (!error_.ok()) {
     observer_.on_finished(*this, error_.error());
+  } else if (exit_code_ && out_of_memory_) {
+    // Killed by the kernel at the container's memory limit (exit code 137).
+    observer_.on_finished(*this, ExitStatus{agent::runner::Signaled{SIGKILL, /*out_of_memory=*/true}});
   } else if (exit_code_) {
     observer_.on_finished(*this, ExitStatus{agent::runner::Exited{*exit_code_}});
   } else {

@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <cmath>
+#include <strings.h>
+
 #include "agent/common/time.h"
 #include "agent/json/read.h"
 #include "agent/common/size.h"
@@ -83,6 +86,7 @@ agent::Result<Options> parse_options(std::string_view runner_json) {
     } else if (key == "deviceRequests") {
       if (!v.is_array()) return agent::json::type_error(key, "a list of device requests", v);
       o.device_requests_json = agent::json::to_json(v);
+      AGENT_TRY(read_device_requests(o.device_requests_json));
     } else if (key == "credentials") {
       AGENT_TRY(agent::json::as_object(v, key));
       o.credentials_json = agent::json::to_json(v);
@@ -149,6 +153,96 @@ agent::Result<Options> parse_options(std::string_view runner_json) {
     }
   }
   return o;
+}
+
+namespace {
+
+bool same_key(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+agent::Result<DeviceRequests> read_device_requests(std::string_view json) {
+  DeviceRequests d;
+  if (json.empty()) return d;
+  simdjson::dom::parser parser;
+  Element doc;
+  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) {
+    return invalid("deviceRequests", "not valid JSON");
+  }
+  simdjson::dom::array entries;
+  if (doc.get_array().get(entries) != simdjson::SUCCESS) {
+    return agent::json::type_error("deviceRequests", "a list of device requests", doc);
+  }
+  size_t i = 0;
+  bool by_count = false;
+  for (Element entry : entries) {
+    std::string path = agent::json::index("deviceRequests", i++);
+    AGENT_ASSIGN_OR_RETURN(agent::json::Object obj, agent::json::as_object(entry, path));
+    std::string driver;
+    int64_t count = 0;
+    bool has_count = false;
+    std::vector<std::string> ids;
+    bool gpu = false;
+    for (auto f : obj) {
+      std::string fpath = path + "." + std::string(f.key);
+      if (same_key(f.key, "driver")) {
+        AGENT_ASSIGN_OR_RETURN(driver, agent::json::as_string(f.value, fpath));
+      } else if (same_key(f.key, "count")) {
+        AGENT_ASSIGN_OR_RETURN(count, agent::json::as_int(f.value, fpath));
+        if (count < -1) return invalid(fpath, "must be a number of devices, or -1 for all of them");
+        has_count = count != 0;
+      } else if (same_key(f.key, "deviceIds")) {
+        AGENT_ASSIGN_OR_RETURN(ids, agent::json::as_string_list(f.value, fpath));
+      } else if (same_key(f.key, "capabilities")) {
+        simdjson::dom::array sets;
+        if (f.value.get_array().get(sets) != simdjson::SUCCESS) {
+          return agent::json::type_error(fpath, "a list of capability lists ([[gpu]])", f.value);
+        }
+        size_t j = 0;
+        for (Element set : sets) {
+          AGENT_ASSIGN_OR_RETURN(std::vector<std::string> caps,
+                                 agent::json::as_string_list(set, agent::json::index(fpath, j++)));
+          for (const auto& c : caps) gpu = gpu || c == "gpu";
+        }
+      } else if (same_key(f.key, "options")) {
+        AGENT_TRY(agent::json::as_object(f.value, fpath));
+      } else {
+        return invalid(fpath, "unknown property (a device request takes driver, count, deviceIds, "
+                              "capabilities, options)");
+      }
+    }
+    if (has_count && !ids.empty()) {
+      return invalid(path + ".deviceIds", "give either count or deviceIds, not both");
+    }
+    gpu = gpu || driver == "nvidia";
+    if (!gpu) {
+      d.others.push_back(agent::json::to_json(entry));
+      continue;
+    }
+    if (!d.gpu) d.gpu_driver = driver;
+    d.gpu = true;
+    if ((by_count && !ids.empty()) || (!d.gpu_ids.empty() && has_count)) {
+      return invalid(path, "GPUs asked both by count and by deviceIds across entries: use one way");
+    }
+    if (has_count) {
+      by_count = true;
+      d.gpu_count = (count == -1 || d.gpu_count == -1) ? -1 : d.gpu_count + static_cast<int>(count);
+    }
+    for (auto& id : ids) d.gpu_ids.push_back(std::move(id));
+  }
+  return d;
+}
+
+agent::Result<agent::runner::ResourceRequest> resource_request(const Options& o) {
+  agent::runner::ResourceRequest r;
+  if (o.cpus) r.millicpus = std::max<int64_t>(1, std::llround(*o.cpus * 1000));
+  if (o.memory) r.memory_bytes = *o.memory;
+  AGENT_ASSIGN_OR_RETURN(DeviceRequests d, read_device_requests(o.device_requests_json));
+  r.gpus = d.gpu_ids.empty() ? d.gpu_count : 0;
+  r.gpu_ids = std::move(d.gpu_ids);
+  return r;
 }
 
 }  // namespace runners::docker

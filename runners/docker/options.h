@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/common/result.h"
+#include "agent/runner/resources.h"
 
 namespace runners::docker {
 
@@ -44,5 +45,23 @@ struct Options {
 };
 
 agent::Result<Options> parse_options(std::string_view runner_json);
+
+// `deviceRequests` read for its GPUs: an entry whose capabilities include
+// "gpu", or whose driver is "nvidia", asks for GPUs, by `count` (-1: all) or
+// by `deviceIds` (not both in one entry, as Docker has it). Keys match in any
+// case, as the engine reads them. Errors name the entry
+// ("deviceRequests[0].count").
+struct DeviceRequests {
+  std::vector<std::string> others;  // the entries that are not GPU requests, as written (JSON)
+  bool gpu = false;                 // some entry asks for GPUs
+  std::string gpu_driver;           // the first GPU entry's driver, as written ("" when none)
+  int gpu_count = 0;                // -1: all of them
+  std::vector<std::string> gpu_ids;
+};
+agent::Result<DeviceRequests> read_device_requests(std::string_view device_requests_json);
+
+// What a task with these options asks of its host (Runner::requests):
+// cpu.cpus as millicpus, memory.memory, and the GPUs of deviceRequests.
+agent::Result<agent::runner::ResourceRequest> resource_request(const Options& options);
 
 }  // namespace runners::docker

@@ -11,8 +11,10 @@
 #include "agent/json/read.h"
 #include "agent/log/log.h"
 #include "agent/uv/closeable.h"
+#include "runners/process/resources.h"
 #include "runners/process/spawn.h"
 #include "runners/process/task_cgroup.h"
+#include "runners/process/task_limits.h"
 #include "runners/process/task_reaper.h"
 
 namespace runners::process {
@@ -41,6 +43,8 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   void set_paused(bool paused);
 
   std::string cgroup_dir;
+  std::vector<std::string> v1_dirs;  // its limits on a hybrid host (task_limits.h)
+  std::string oom_file;              // where the kernel counts its OOM kills; "" without a memory limit
 
  private:
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
@@ -83,8 +87,9 @@ class ProcessRunner final : public agent::runner::Runner {
     reaper_.stop();  // every task has ended: nothing for it to kill
     for (auto& dir : pending_cgroups_) (void)cgroup::remove(dir);
     pending_cgroups_.clear();
-    // The agent's own cgroup directory goes when its last task's did.
+    // The agent's own cgroup directories go when its last task's did.
     if (cgroups_.enabled()) (void)cgroup::remove(cgroups_.dir());
+    for (const auto& dir : limits_.v1_roots()) (void)cgroup::remove(dir);
     if (retry_timer_ != nullptr) {
       uv_close(reinterpret_cast<uv_handle_t*>(retry_timer_),
                [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -95,7 +100,8 @@ class ProcessRunner final : public agent::runner::Runner {
   void init_cgroups() {
     if (!config_.process_cgroups) {
       agent::log::info("process runner: cgroups disabled by configuration; tasks are tracked by "
-                       "process group");
+                       "process group, and tasks that ask for resource limits cannot start");
+      limits_.init(false, "", "", "");
       return;
     }
     // One directory per agent state dir, so side-by-side agents never touch
@@ -111,8 +117,12 @@ class ProcessRunner final : public agent::runner::Runner {
                        "setsid can outlive its task");
     } else {
       agent::log::info("process runner: task cgroups under " + cgroups_.dir());
-      sweep_cgroups();
     }
+    limits_.init(true, cgroups_.enabled() ? cgroups_.dir() : std::string(),
+                 st.ok() ? std::string() : "cgroup v2: " + st.error().message(), name);
+    agent::log::info("process runner: task resource limits: " + limits_.describe());
+    if (cgroups_.enabled()) sweep_cgroups(cgroups_.dir());
+    for (const auto& dir : limits_.v1_roots()) sweep_cgroups(dir);
     start_reaper();
   }
 
@@ -139,11 +149,11 @@ class ProcessRunner final : public agent::runner::Runner {
   // Task cgroups left by an agent of this state directory that died: their
   // processes (setsid or double-forked ones too) must not outlive it. The
   // supervisor records those attempts RESUBMITTED and runs them again.
-  void sweep_cgroups() {
-    std::vector<std::string> left = cgroup::children(cgroups_.dir());
+  void sweep_cgroups(const std::string& root) {
+    std::vector<std::string> left = cgroup::children(root);
     if (left.empty()) return;
     agent::log::warn("process runner: killing what is left of " + std::to_string(left.size()) +
-                     " tasks of an earlier agent (task cgroups under " + cgroups_.dir() + ")");
+                     " tasks of an earlier agent (task cgroups under " + root + ")");
     for (auto& dir : left) {
       cgroup::signal_all(dir, SIGKILL);
       if (!cgroup::remove(dir).ok()) remove_cgroup_later(std::move(dir));
@@ -151,32 +161,24 @@ class ProcessRunner final : public agent::runner::Runner {
   }
 
   agent::Status validate(std::string_view runner_json) const override {
-    if (runner_json.empty()) return {};
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(runner_json).get(doc) != simdjson::SUCCESS) {
-      return agent::Error(agent::Errc::kInvalidArgument, "taskRunner is not valid JSON");
-    }
-    simdjson::dom::object obj;
-    if (doc.get_object().get(obj) != simdjson::SUCCESS) return {};
-    for (auto field : obj) {
-      if (field.key != "type") {
-        return agent::Error(agent::Errc::kInvalidArgument,
-                            "the Process runner has no properties besides 'type'",
-                            std::string(field.key));
-      }
-    }
+    auto r = parse_process_runner(runner_json);
+    if (!r.ok()) return std::move(r).error();
     return {};
+  }
+
+  agent::Result<agent::runner::ResourceRequest> requests(std::string_view runner_json) const override {
+    return parse_process_runner(runner_json);
   }
 
   agent::Result<std::unique_ptr<agent::runner::RunnerTask>> start(
       const agent::runner::TaskSpec& spec, TaskObserver& observer) override {
     // The child is in its cgroup before it execs: nothing it starts can be
     // outside. Without one, the process group is all there is.
+    std::string task_name = spec.task_run_id + "-" + std::to_string(spec.attempt);
     std::string cgroup_dir;
     int cgroup_fd = -1;
     if (cgroups_.enabled()) {
-      auto dir = cgroup::create(cgroups_, spec.task_run_id + "-" + std::to_string(spec.attempt));
+      auto dir = cgroup::create(cgroups_, task_name);
       if (dir.ok()) {
         cgroup_fd = cgroup::open_dir(*dir);
         if (cgroup_fd >= 0) {
@@ -186,17 +188,33 @@ class ProcessRunner final : public agent::runner::Runner {
         }
       }
     }
+    // The grant's limits are in place before the child starts: it is born
+    // limited (or joins its v1 directories before it execs).
+    TaskLimits limits;
+    if (Limits::limits_anything(spec.resources)) {
+      auto applied = limits_.apply(spec.resources, cgroup_dir, task_name);
+      if (!applied.ok()) {
+        if (cgroup_fd >= 0) ::close(cgroup_fd);
+        if (!cgroup_dir.empty()) (void)cgroup::remove(cgroup_dir);
+        return std::move(applied).error();
+      }
+      limits = std::move(applied).value();
+    }
     const agent::TaskUser* user = config_.task_user ? &*config_.task_user : nullptr;
-    auto spawned = spawn_task(spec.argv, spec.env, spec.working_dir, cgroup_fd, user);
+    auto spawned = spawn_task(spec.argv, spec.env, spec.working_dir, cgroup_fd, user, limits.join_fds);
     if (cgroup_fd >= 0) ::close(cgroup_fd);
+    limits.close_fds();
     if (!spawned.ok()) {
       if (!cgroup_dir.empty()) (void)cgroup::remove(cgroup_dir);
+      for (const auto& d : limits.v1_dirs) (void)cgroup::remove(d);
       return std::move(spawned).error();
     }
     Spawned s = *spawned;
     spawned_++;
     auto task = std::make_unique<ProcessTask>(*this, observer);
     task->cgroup_dir = std::move(cgroup_dir);
+    task->v1_dirs = std::move(limits.v1_dirs);
+    task->oom_file = std::move(limits.oom_file);
     agent::Status st = task->open(loop_, s);
     if (!st.ok()) {
       // Handles that did open are closed by Closeable; the child must not outlive us.
@@ -255,7 +273,9 @@ class ProcessRunner final : public agent::runner::Runner {
     for (auto& dir : self->pending_cgroups_) {
       cgroup::signal_all(dir, SIGKILL);
       if (cgroup::remove(dir).ok()) {
-        self->reaper_.untrack_cgroup(dir.substr(dir.rfind('/') + 1));
+        // The reaper follows v2 task cgroups only (v1 ones hold the same processes).
+        bool v2 = self->cgroups_.enabled() && dir.rfind(self->cgroups_.dir() + "/", 0) == 0;
+        if (v2) self->reaper_.untrack_cgroup(dir.substr(dir.rfind('/') + 1));
       } else {
         still.push_back(dir);
       }
@@ -267,6 +287,7 @@ class ProcessRunner final : public agent::runner::Runner {
   uv_loop_t* loop_;
   const agent::AgentConfig& config_;
   CgroupRoot cgroups_;
+  Limits limits_;
   TaskReaper reaper_;
   int64_t spawned_ = 0;
   int64_t running_ = 0;
@@ -343,6 +364,7 @@ void ProcessTask::on_drain_timeout(uv_timer_t* t) noexcept {
 void ProcessTask::kill_leftovers() {
   ::kill(-pid_, SIGKILL);
   if (!cgroup_dir.empty()) cgroup::signal_all(cgroup_dir, SIGKILL);
+  else if (!v1_dirs.empty()) cgroup::signal_all(v1_dirs.front(), SIGKILL);
 }
 
 void ProcessTask::kill(KillMode mode) {
@@ -350,6 +372,7 @@ void ProcessTask::kill(KillMode mode) {
   int sig = mode == KillMode::kGraceful ? SIGTERM : SIGKILL;
   if (!exited_) ::kill(-pid_, sig);  // the task's process group (it is a session leader)
   if (!cgroup_dir.empty()) cgroup::signal_all(cgroup_dir, sig);  // and whoever left the group
+  else if (!v1_dirs.empty()) cgroup::signal_all(v1_dirs.front(), sig);
 }
 
 void ProcessTask::set_paused(bool paused) {
@@ -372,16 +395,34 @@ void ProcessTask::maybe_finish() {
   finished_ = true;
   uv_timer_stop(&drain_timer_);
   runner_.task_finished();
+  // Read before the cgroup goes: did the kernel kill any of it at its memory limit?
+  int64_t oom_kills = runners::process::oom_kills(oom_file);
   if (cgroup_dir.empty() || cgroup::remove(cgroup_dir).ok()) {
     runner_.track(*this, false);
   } else {
     runner_.remove_cgroup_later(cgroup_dir);  // still named to the reaper meanwhile
   }
+  for (const auto& dir : v1_dirs) {
+    if (!cgroup::remove(dir).ok()) runner_.remove_cgroup_later(dir);
+  }
   ExitStatus status = agent::runner::Exited{0};
+  bool clean_exit = false;
   if (WIFEXITED(wait_status_)) {
     status = agent::runner::Exited{WEXITSTATUS(wait_status_)};
+    clean_exit = WEXITSTATUS(wait_status_) == 0;
   } else if (WIFSIGNALED(wait_status_)) {
     status = agent::runner::Signaled{WTERMSIG(wait_status_)};
+  }
+  if (oom_kills > 0) {
+    if (clean_exit) {
+      // A child was killed, yet the task handled it and succeeded: said, not failed.
+      observer_.on_note(*this, true,
+                        "the kernel killed " + std::to_string(oom_kills) +
+                            " process(es) of the task: they hit its memory limit");
+    } else {
+      // The task, or a child it depended on, was killed at its memory limit.
+      status = agent::runner::Signaled{SIGKILL, /*out_of_memory=*/true};
+    }
   }
   observer_.on_finished(*this, status);
 }

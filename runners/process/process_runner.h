@@ -1,5 +1,6 @@
 // io.kestra.plugin.core.runner.Process: a task is a child process of the agent.
-// No properties besides `type` (as in Kestra).
+// Kestra's runner has no properties besides `type`; runnerd adds one,
+// `resources` (resources.h), enforced through the task's cgroup (task_limits.h).
 #pragma once
 
 #include <memory>

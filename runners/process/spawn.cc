@@ -33,6 +33,8 @@ struct ChildPlan {
   char* const* envp;
   const char* cwd;
   int cgroup_fd;
+  const int* join_fds;  // v1 cgroup.procs files (task_limits.h)
+  size_t join_count;
   int out_w;
   int err_w;
   bool switch_user;
@@ -76,6 +78,9 @@ const char* const kStepNames[] = {"",
 
 [[noreturn]] void run_child(const ChildPlan& p) {
   if (p.cgroup_fd >= 0 && write(p.cgroup_fd, "0", 1) != 1) child_fail(p, kCgroup);
+  for (size_t i = 0; i < p.join_count; i++) {
+    if (write(p.join_fds[i], "0", 1) != 1) child_fail(p, kCgroup);
+  }
   if (setsid() < 0) child_fail(p, kSetsid);
   int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd < 0) child_fail(p, kStdin);
@@ -166,7 +171,8 @@ std::vector<std::string> task_environment(const std::vector<std::string>& env) {
 
 agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
                                   const std::vector<std::string>& env, const std::string& cwd,
-                                  int cgroup_dir_fd, const agent::TaskUser* user) {
+                                  int cgroup_dir_fd, const agent::TaskUser* user,
+                                  const std::vector<int>& join_fds) {
   if (argv.empty() || argv[0].empty()) {
     return agent::Error(agent::Errc::kInvalidArgument, "empty command line");
   }
@@ -205,7 +211,7 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
     for (int fd : {out[0], out[1], err[0], err[1]}) close_fd(fd);
     return agent::Error::from_errno(e, "creating a status pipe");
   }
-  ChildPlan plan{cargv.data(), cenv.data(), cwd.c_str(), -1, out[1], err[1],
+  ChildPlan plan{cargv.data(), cenv.data(), cwd.c_str(), -1, join_fds.data(), join_fds.size(), out[1], err[1],
                  user != nullptr,
                  user != nullptr ? user->uid : 0,
                  user != nullptr ? user->gid : 0,

@@ -34,10 +34,13 @@ struct Spawned {
 // -1. The child is started inside it (clone_into.h) or, where the kernel
 // cannot, writes itself into its `cgroup.procs` before it execs: either way no
 // descendant can start outside the cgroup. `user`: run as that user
-// (taskUser), or null.
+// (taskUser), or null. `join_fds`: more `cgroup.procs` files, open for
+// writing, that the child writes itself into before it execs (the task's
+// directories in cgroup v1 hierarchies, for its limits: task_limits.h).
 agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
                                   const std::vector<std::string>& env, const std::string& cwd,
-                                  int cgroup_dir_fd, const agent::TaskUser* user = nullptr);
+                                  int cgroup_dir_fd, const agent::TaskUser* user = nullptr,
+                                  const std::vector<int>& join_fds = {});
 
 // `env` without the agent's own variables that must not reach a task
 // (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*, SECRET_*): an entry is dropped when the

@@ -127,7 +127,7 @@ TEST(DockerContainerSpec, KestraContainerBody) {
     "portBindings":["127.0.0.1:8080:80","9000"],"user":"1000"})");
   ASSERT_TRUE(o.ok());
   runners::docker::ContainerRequest r{"localhost/busybox:latest", {"/bin/sh", "-c", "echo hi"},
-                                      {"WORKING_DIR=/w/1"}, "/w/1", {{"kestra.io/task-id", "t"}}};
+                                      {"WORKING_DIR=/w/1"}, "/w/1", {{"kestra.io/task-id", "t"}}, {}};
   auto body = runners::docker::create_body(r, *o, false);
   ASSERT_TRUE(body.ok()) << body.error().describe();
   auto v = agent::template_::parse_json(*body);

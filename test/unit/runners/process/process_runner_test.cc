@@ -48,7 +48,11 @@ class ProcessRunnerTest : public test::LoopTest {
   }
   agent::runner::TaskSpec spec(std::vector<std::string> argv) {
     agent::runner::TaskSpec s;
-    s.task_run_id = "unit" + std::to_string(counter_++);
+    // Unique in the process: the cgroup of an earlier test's task may still
+    // be on its way out, and its removal retried (a SIGKILL to whatever is in
+    // it) must not find a new task of the same name there.
+    static int counter = 0;
+    s.task_run_id = "unit" + std::to_string(counter++);
     s.argv = std::move(argv);
     for (char** e = environ; *e != nullptr; e++) s.env.emplace_back(*e);
     s.working_dir = "/tmp";
@@ -56,7 +60,6 @@ class ProcessRunnerTest : public test::LoopTest {
   }
   agent::AgentConfig config_;
   std::unique_ptr<agent::runner::Runner> runner_;
-  int counter_ = 0;
 };
 
 TEST_F(ProcessRunnerTest, CapturesBothStreamsAndTheExitCode) {
