@@ -247,6 +247,59 @@ TEST_F(GpuGroup, EachTaskHasItsOwnGpuAThirdWaitsAndGetsOneBack) {
 
 // WAIT: a task for a key this agent does not serve stays queued across a
 // stop, and the agent started again with that group runs it.
+// A group that hands out 1 GiB: two tasks asking 600 MiB each run one after
+// the other, the limit is enforced on each, and one asking more than the
+// group has is refused at submission.
+class MemoryGroup : public test::AgentTest {
+ protected:
+  MemoryGroup()
+      : AgentTest(
+            "workerGroups:\n"
+            "  - key: mem\n"
+            "    maxRunning: 4\n"
+            "    memory: 1GiB\n"
+            "    cpus: 2\n") {}
+  static std::string task(const std::string& command, const std::string& memory) {
+    return "{\"id\":\"t\",\"namespace\":\"test\",\"tasks\":[{\"id\":\"sh\",\"type\":"
+           "\"io.kestra.plugin.scripts.shell.Commands\",\"taskRunner\":{\"type\":"
+           "\"io.kestra.plugin.core.runner.Process\",\"resources\":{\"memory\":\"" + memory +
+           "\",\"cpus\":1}},\"commands\":[" + test::json_quote(command) +
+           "],\"workerGroup\":{\"key\":\"mem\"}}]}";
+  }
+};
+
+TEST_F(MemoryGroup, RequestsWaitForMemoryTheGroupHasOutAndBeyondItAreRefused) {
+  std::string gate = agent_->dir() + "/gate";
+  std::string first = test::submit_flow(*client_, task("while [ ! -e " + gate + " ]; do sleep 0.01; done", "600MiB"));
+  std::string second = test::submit_flow(*client_, task("echo second", "600MiB"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto g = client_->call("{\"op\":\"get\",\"executionId\":\"" + second + "\"}");
+  EXPECT_EQ(g->str("/result/queued/workerGroup"), "mem") << "600 + 600 MiB > 1 GiB: " << g->text;
+  auto stats = client_->call(R"({"op":"stats"})");
+  std::string p = "/result/workerGroups/1";
+  ASSERT_EQ(stats->str(p + "/key"), "mem") << stats->text;
+  EXPECT_EQ(stats->num(p + "/memoryBytesUsed"), 600 << 20);
+  EXPECT_EQ(stats->num(p + "/milliCpusUsed"), 1000);
+  std::ofstream(gate) << "go";
+  EXPECT_EQ(test::wait_final(*client_, first), "SUCCESS");
+  EXPECT_EQ(test::wait_final(*client_, second), "SUCCESS");
+  stats = client_->call(R"({"op":"stats"})");
+  EXPECT_EQ(stats->num(p + "/memoryBytesUsed"), 0);
+
+  // Over its own limit: killed by the kernel, and said so.
+  std::string hog = test::submit_flow(*client_, task("head -c 300000000 /dev/zero | tail", "32MiB"));
+  EXPECT_EQ(test::wait_final(*client_, hog), "FAILED");
+  g = client_->call("{\"op\":\"get\",\"executionId\":\"" + hog + "\"}");
+  EXPECT_EQ(g->str("/result/taskRuns/0/error"), "killed by the kernel: the task hit its memory limit (32 MiB)")
+      << g->text;
+
+  auto r = client_->call("{\"op\":\"submit\",\"flow\":" + task("true", "2GiB") + "}");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->str("/error/code"), "invalid_argument") << r->text;
+  EXPECT_EQ(r->str("/error/path"), "flow.tasks[0].taskRunner");
+  EXPECT_EQ(r->str("/error/message"), "asks 2048 MiB of memory; worker group 'mem' hands out 1024 MiB in all");
+}
+
 TEST(WorkerGroupWait, AWaitingTaskRunsOnceTheAgentServesItsGroup) {
   test::TempDir state;
   std::string state_dir = state.path() + "/state";
