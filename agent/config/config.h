@@ -26,6 +26,19 @@ struct DockerConfig {
   size_t max_archive_bytes = size_t{1} << 30;    // working directory tar, each way
 };
 
+// The Prometheus endpoint (agent/metrics/): off unless `listen` is set.
+struct MetricsConfig {
+  std::string listen;  // as written; empty: no listener
+  std::string host;    // the numeric address it names (a bare port: 127.0.0.1)
+  int port = 0;        // 0: any free port (tests)
+  std::chrono::milliseconds request_timeout{10000};  // a whole request head, and reading the answer
+  int max_connections = 16;
+};
+
+// `metrics.listen`: "9464" (127.0.0.1), "127.0.0.1:9464", "localhost:9464",
+// "0.0.0.0:9464", "[::1]:9464". Addresses are numeric (no name lookup).
+Status parse_listen_address(std::string_view text, MetricsConfig& out);
+
 struct AgentConfig {
   std::string socket_path;          // socket; default: paths.h
   int socket_mode = 0660;
@@ -53,6 +66,7 @@ struct AgentConfig {
   std::string default_runner = "io.kestra.plugin.scripts.runner.docker.Docker";
   bool process_cgroups = true;     // a cgroup per Process task where the host allows it
   DockerConfig docker;
+  MetricsConfig metrics;
   // The `kestra` modules put on PYTHONPATH / NODE_PATH of Python and Node tasks.
   std::string script_lib_dir = RUNNERD_SCRIPT_LIB_DIR;
   // Global plugin defaults, applied to every flow after its own (Kestra's
