@@ -11,6 +11,8 @@ namespace {
 // How long an answered error waits for the client's last bytes (and its FIN)
 // before the connection is closed, so that the answer is not lost to a reset.
 constexpr uint64_t kLingerMs = 1000;
+// ... and for at most this much of them: a client that keeps sending is closed.
+constexpr size_t kLingerBytes = 64 * 1024;
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -154,7 +156,12 @@ class HttpListener::Conn final : public uv::Closeable {
       c.owner_->drop(c);
       return;
     }
-    if (n == 0 || c.phase_ == Phase::kLingering) return;
+    if (c.phase_ == Phase::kLingering) {
+      c.lingered_ += static_cast<size_t>(n);
+      if (c.lingered_ > kLingerBytes) c.owner_->drop(c);
+      return;
+    }
+    if (n == 0) return;
     c.len_ += static_cast<size_t>(n);
     c.process();
   }
@@ -203,6 +210,7 @@ class HttpListener::Conn final : public uv::Closeable {
   std::unique_ptr<char[]> buf_;
   size_t len_ = 0;
   size_t consumed_ = 0;  // head bytes of the request being answered
+  size_t lingered_ = 0;  // bytes dropped while lingering
   std::string out_;
   bool close_after_ = false;
   bool reading_ = false;

@@ -12,8 +12,8 @@
 // still waiting for its request head (a scraper's request completes at once,
 // an idle or slow client's does not), or is closed when none is.
 // Errors are answered with Connection: close, then the connection is shut down
-// and what the client still sends is read and dropped for a moment, so that
-// the answer is not lost to a reset.
+// and what the client still sends is read and dropped for a moment (up to
+// 1 s and 64 KiB), so that the answer is not lost to a reset.
 // Ownership: the agent's (main.cc); close() before the loop's last run.
 // Threading: loop thread only.
 #pragma once
