@@ -13,6 +13,7 @@
 #include "agent/config/config.h"
 #include "agent/log/log.h"
 #include "agent/notify/notify.h"
+#include "agent/metrics/http_listener.h"
 #include "agent/runner/registry.h"
 #include "agent/server/api.h"
 #include "agent/server/server.h"
@@ -84,6 +85,7 @@ struct Agent {
   std::unique_ptr<agent::Supervisor> supervisor;
   std::unique_ptr<agent::server::Api> api;
   std::unique_ptr<agent::server::Server> server;
+  std::unique_ptr<agent::metrics::HttpListener> metrics;  // when metrics.listen is set
   uv_signal_t sigterm{}, sigint{};
   bool stopping = false;
   bool stopped = false;
@@ -92,6 +94,7 @@ struct Agent {
 // Closes what is left and runs the loop until every close callback ran.
 // False if a handle was still open (a bug: it is named on stderr).
 bool teardown(Agent& a) {
+  a.metrics.reset();
   a.server.reset();
   a.supervisor.reset();
   a.api.reset();
@@ -120,6 +123,7 @@ void stop(Agent& a, const char* why) {
   a.supervisor->shutdown([&a] {
     a.stopped = true;
     a.server->close_all();
+    if (a.metrics) a.metrics->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&a.sigterm), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&a.sigint), nullptr);
     agent::log::info("stopped");
@@ -129,6 +133,29 @@ void stop(Agent& a, const char* why) {
 void on_signal(uv_signal_t* h, int signum) noexcept {
   auto& a = *static_cast<Agent*>(h->data);
   stop(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+// The Prometheus endpoint, when metrics.listen is set: GET /metrics on the loop.
+agent::Status start_metrics(Agent& a) {
+  a.api->set_metrics_writer([&a](agent::metrics::Registry& r) {
+    if (a.metrics) a.metrics->write_metrics(r);
+  });
+  const agent::MetricsConfig& mc = a.config.metrics;
+  if (mc.listen.empty()) return {};
+  agent::metrics::HttpListenerOptions options;
+  options.request_timeout = mc.request_timeout;
+  options.max_connections = static_cast<size_t>(mc.max_connections);
+  a.metrics = std::make_unique<agent::metrics::HttpListener>(
+      a.loop, [&a] { return a.api->prometheus_text(); }, options);
+  AGENT_TRY(a.metrics->listen(mc.host, mc.port));
+  std::string where = (mc.host.find(':') != std::string::npos ? "[" + mc.host + "]" : mc.host) +
+                      ":" + std::to_string(a.metrics->port());
+  agent::log::info("metrics on http://" + where + "/metrics");
+  if (!mc.host.starts_with("127.") && mc.host != "::1") {
+    agent::log::warn("the metrics endpoint listens on " + where +
+                     ", not only on loopback: whoever can reach it reads the agent's metrics");
+  }
+  return {};
 }
 
 int run(const Options& o) {
@@ -186,6 +213,7 @@ int run(const Options& o) {
   uv_signal_start(&a.sigterm, on_signal, SIGTERM);
   uv_signal_start(&a.sigint, on_signal, SIGINT);
   st = a.server->listen(a.config);
+  if (st.ok()) st = start_metrics(a);
   if (st.ok()) {
     st = a.supervisor->start();
     if (!st.ok()) st = std::move(st).error().context("state directory " + a.config.state_dir);

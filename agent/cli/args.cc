@@ -98,7 +98,16 @@ const std::vector<CommandSpec> kCommands = {
      {{"json-schema", 0, OptionKind::kFlag, "", "write the JSON Schema of a flow"}},
      0,
      1},
-    {"stats", "[--json]", "show the agent's counters", "", {kJson}, 0, 0},
+    {"stats",
+     "[--json] [--prometheus]",
+     "show the agent's counters",
+     "--prometheus prints the Prometheus text exposition, the same as the agent's\n"
+     "GET /metrics (etc/runnerd.yaml, metrics.listen) serves.",
+     {kJson,
+      {"prometheus", 0, OptionKind::kFlag, "",
+       "print the metrics in Prometheus text format (as GET /metrics serves them)"}},
+     0,
+     0},
     {"hello", "[--json]", "check the connection: protocol and agent versions", "", {kJson}, 0, 0},
     {"help", "[COMMAND]", "show help for a command", "", {}, 0, 1},
 };

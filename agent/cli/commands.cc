@@ -89,7 +89,13 @@ int cmd_outputs(const Invocation& inv, const std::string& socket) {
 
 int cmd_stats(const Invocation& inv, const std::string& socket) {
   simdjson::dom::parser parser;
-  auto result = call_once(socket, parser, [](int64_t id) { return stats_request(id); });
+  bool prometheus = inv.flag("prometheus");
+  auto result =
+      call_once(socket, parser, [&](int64_t id) { return stats_request(id, prometheus); });
+  if (prometheus) {
+    return show(inv, std::move(result),
+                [](json::Element r) { return std::string(string_field(r, "text")); });
+  }
   return show(inv, std::move(result), [](json::Element r) { return format_stats(r); });
 }
 

@@ -119,10 +119,12 @@ std::string list_request(int64_t id, std::optional<int64_t> limit, std::string_v
   return out;
 }
 
-std::string stats_request(int64_t id) {
+std::string stats_request(int64_t id, bool prometheus) {
   std::string out;
   json::Writer w(out);
-  begin(w, id, "stats").end_object();
+  begin(w, id, "stats");
+  if (prometheus) w.kv("format", "prometheus");
+  w.end_object();
   return out;
 }
 

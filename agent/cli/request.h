@@ -33,7 +33,8 @@ std::string execution_request(int64_t id, std::string_view op, std::string_view 
 std::string logs_request(int64_t id, std::string_view execution_id, bool follow,
                          std::string_view task_run_id, std::optional<int64_t> from);
 std::string list_request(int64_t id, std::optional<int64_t> limit, std::string_view state);
-std::string stats_request(int64_t id);
+// `prometheus`: the Prometheus text exposition instead of the JSON counters.
+std::string stats_request(int64_t id, bool prometheus = false);
 
 // "flow" if the document has `tasks`, "task" if it has a `type` and no `tasks`;
 // otherwise an error naming `source`.

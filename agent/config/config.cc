@@ -1,6 +1,9 @@
 #include "agent/config/config.h"
 
+#include <arpa/inet.h>
+
 #include <array>
+#include <charconv>
 
 #include "agent/common/fs.h"
 #include "agent/common/time.h"
@@ -15,6 +18,47 @@ void apply_default_paths(AgentConfig& config) {
   if (config.socket_path.empty()) config.socket_path = default_socket_path();
   if (config.state_dir.empty()) config.state_dir = default_state_dir();
   if (config.work_dir.empty()) config.work_dir = config.state_dir + "/work";
+}
+
+Status parse_listen_address(std::string_view text, MetricsConfig& out) {
+  auto bad = [&](std::string why) {
+    return Error(Errc::kInvalidArgument,
+                 why + " in '" + std::string(text) +
+                     "' (expected a port, or an address and a port: 9464, 127.0.0.1:9464, "
+                     "[::1]:9464)",
+                 "metrics.listen");
+  };
+  std::string host = "127.0.0.1";  // a bare port: loopback only
+  std::string_view port_text = text;
+  if (!text.empty() && text[0] == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad("an IPv6 address in brackets must be followed by :port");
+    }
+    host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+    in6_addr a6;
+    if (inet_pton(AF_INET6, host.c_str(), &a6) != 1) return bad("not an IPv6 address");
+  } else if (size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+    if (host == "localhost") host = "127.0.0.1";
+    in_addr a4;
+    if (host.find(':') != std::string::npos) return bad("an IPv6 address goes in brackets");
+    if (inet_pton(AF_INET, host.c_str(), &a4) != 1) {
+      return bad("not a numeric IPv4 address ('" + host + "')");
+    }
+  }
+  int port = -1;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port < 0 || port > 65535) {
+    return bad("not a port number (0 to 65535)");
+  }
+  out.listen = std::string(text);
+  out.host = std::move(host);
+  out.port = port;
+  return {};
 }
 
 namespace {
@@ -187,6 +231,37 @@ Status apply(json::Object root, AgentConfig& c) {
           return Error(Errc::kInvalidArgument,
                        "unknown option (host, volumesEnabled, pullAttempts, pullBackoff, maxArchiveBytes)",
                        path);
+        }
+      }
+    } else if (key == "metrics") {
+      if (v.is_null()) continue;  // `metrics:` with nothing under it: no listener
+      AGENT_ASSIGN_OR_RETURN(json::Object m, json::as_object(v, key));
+      for (auto mf : m) {
+        std::string path = "metrics." + std::string(mf.key);
+        if (mf.key == "listen") {
+          std::string text;
+          if (mf.value.is_int64() || mf.value.is_uint64()) {  // listen: 9464
+            AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(mf.value, path, 0, 65535));
+            text = std::to_string(n);
+          } else if (!mf.value.is_null()) {
+            AGENT_ASSIGN_OR_RETURN(text, json::as_string(mf.value, path));
+          }
+          if (text.empty()) {
+            c.metrics.listen.clear();
+          } else {
+            AGENT_TRY(parse_listen_address(text, c.metrics));
+          }
+        } else if (mf.key == "requestTimeout") {
+          AGENT_ASSIGN_OR_RETURN(c.metrics.request_timeout, duration_value(mf.value, path));
+          if (c.metrics.request_timeout.count() < 100) {
+            return Error(Errc::kInvalidArgument, "must be at least 100 ms", path);
+          }
+        } else if (mf.key == "maxConnections") {
+          AGENT_ASSIGN_OR_RETURN(int64_t n, int_in(mf.value, path, 1, 4096));
+          c.metrics.max_connections = static_cast<int>(n);
+        } else {
+          return Error(Errc::kInvalidArgument,
+                       "unknown option (listen, requestTimeout, maxConnections)", path);
         }
       }
     } else if (key == "process") {

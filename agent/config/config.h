@@ -44,6 +44,19 @@ struct WorkerGroupConfig {
   std::vector<std::string> runners;  // runner types its tasks may use; empty: any
 };
 
+// The Prometheus endpoint (agent/metrics/): off unless `listen` is set.
+struct MetricsConfig {
+  std::string listen;  // as written; empty: no listener
+  std::string host;    // the numeric address it names (a bare port: 127.0.0.1)
+  int port = 0;        // 0: any free port (tests)
+  std::chrono::milliseconds request_timeout{10000};  // a whole request head, and reading the answer
+  int max_connections = 16;
+};
+
+// `metrics.listen`: "9464" (127.0.0.1), "127.0.0.1:9464", "localhost:9464",
+// "0.0.0.0:9464", "[::1]:9464". Addresses are numeric (no name lookup).
+Status parse_listen_address(std::string_view text, MetricsConfig& out);
+
 struct AgentConfig {
   std::string socket_path;          // socket; default: paths.h
   int socket_mode = 0660;
@@ -73,6 +86,7 @@ struct AgentConfig {
   DockerConfig docker;
   std::vector<WorkerGroupConfig> worker_groups;  // none: one group, the default
   std::string default_worker_group = "default";  // where tasks without workerGroup go
+  MetricsConfig metrics;
   // The `kestra` modules put on PYTHONPATH / NODE_PATH of Python and Node tasks.
   std::string script_lib_dir = default_script_lib_dir();
   // Global plugin defaults, applied to every flow after its own (Kestra's

@@ -14,6 +14,10 @@
 #include "agent/common/result.h"
 #include "agent/runner/resources.h"
 
+namespace agent::metrics {
+class Registry;
+}
+
 namespace agent::runner {
 
 enum class OutputStream : uint8_t { kStdout, kStderr };
@@ -121,6 +125,13 @@ class Runner {
 
   // Counters for `stats`: name -> value.
   virtual std::vector<std::pair<std::string, int64_t>> counters() const { return {}; }
+
+  // Prometheus metrics (agent/metrics/registry.h), written at each scrape. A
+  // runner that calls a remote API (an engine, a cloud) writes its calls as
+  // runnerd_engine_api_calls_total, runnerd_engine_api_errors_total and
+  // runnerd_engine_api_call_duration_seconds with labels {runner, call}, so
+  // that every such runner shows in the same families.
+  virtual void write_metrics(metrics::Registry& registry) const { (void)registry; }
 };
 
 }  // namespace agent::runner

@@ -10,6 +10,7 @@
 #include "agent/json/read.h"
 #include "agent/json/writer.h"
 #include "agent/log/log.h"
+#include "agent/metrics/process.h"
 #include "agent/uv/work.h"
 #include "proto/encode.h"
 
@@ -458,10 +459,38 @@ Status Api::op_outputs(Connection& conn, const proto::Request& req) {
   return {};
 }
 
+std::string Api::prometheus_text() const {
+  metrics::Registry r;
+  metrics::write_process_metrics(r);
+  supervisor_.write_metrics(r);
+  r.gauge("runnerd_socket_clients", "Clients connected to the control socket.")
+      .add({}, static_cast<double>(server_ != nullptr ? server_->client_count() : 0));
+  r.counter("runnerd_socket_requests_total", "Protocol requests received on the control socket.")
+      .add({}, static_cast<double>(requests_));
+  r.counter("runnerd_socket_request_errors_total", "Protocol requests answered with an error.")
+      .add({}, static_cast<double>(request_errors_));
+  if (metrics_writer_) metrics_writer_(r);
+  return r.text();
+}
+
 Status Api::op_stats(Connection& conn, const proto::Request& req) {
-  AGENT_TRY(proto::check_keys(req.body, {}));
+  AGENT_TRY(proto::check_keys(req.body, {"format"}));
+  std::string format = "json";
+  if (simdjson::dom::element f; req.body["format"].get(f) == simdjson::SUCCESS) {
+    AGENT_ASSIGN_OR_RETURN(format, json::as_string(f, "format"));
+  }
   std::string out;
   json::Writer w(out);
+  if (format == "prometheus") {
+    w.begin_object().kv("format", "prometheus").kv("contentType", metrics::kContentType);
+    w.kv("text", prometheus_text()).end_object();
+    conn.send(proto::ok_line(req.id_json, out));
+    return {};
+  }
+  if (format != "json") {
+    return Error(Errc::kInvalidArgument,
+                 "unknown format '" + format + "' (json, the default, or prometheus)", "format");
+  }
   w.begin_object();
   supervisor_.write_stats(w);
   w.kv("clients", static_cast<uint64_t>(server_ != nullptr ? server_->client_count() : 0));

@@ -6,7 +6,10 @@
 
 #include <simdjson.h>
 
+#include <functional>
+
 #include "agent/config/config.h"
+#include "agent/metrics/registry.h"
 #include "agent/server/server.h"
 #include "agent/server/streams.h"
 #include "agent/supervisor/supervisor.h"
@@ -18,6 +21,14 @@ class Api final : public ConnectionHandler, public SupervisorListener {
  public:
   Api(uv_loop_t* loop, Supervisor& supervisor, const AgentConfig& config);
   void set_server(Server* server);
+  // Metrics of parts the Api does not know (the metrics listener itself),
+  // added to every exposition.
+  void set_metrics_writer(std::function<void(metrics::Registry&)> writer) {
+    metrics_writer_ = std::move(writer);
+  }
+  // The Prometheus text exposition of the whole agent: what GET /metrics and
+  // `stats` with "format":"prometheus" answer.
+  std::string prometheus_text() const;
 
   // ConnectionHandler
   void on_request(Connection& conn, std::string_view line) override;
@@ -54,6 +65,7 @@ class Api final : public ConnectionHandler, public SupervisorListener {
   simdjson::dom::parser parser_;
   uint64_t requests_ = 0;
   uint64_t request_errors_ = 0;
+  std::function<void(metrics::Registry&)> metrics_writer_;
 };
 
 }  // namespace agent::server

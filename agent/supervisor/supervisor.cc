@@ -285,6 +285,7 @@ void Supervisor::on_output(runner::RunnerTask& task, runner::OutputStream stream
                            std::string_view bytes) {
   TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
   LiveTask& live = *run.live;
+  log_bytes_received_ += bytes.size();
   auto& splitter = stream == runner::OutputStream::kStdout ? live.out : live.err;
   splitter.feed(bytes, [&](std::string_view line) { handle_line(run, stream, line, splitter); });
   if (live.chunk && live.chunk->data.size() >= kChunkBytes) flush_chunk(run);
@@ -462,6 +463,7 @@ void Supervisor::end_execution(Execution& exec, State state) {
     crash_point("execution_stored");
     pending_fs_--;
     exec.state = state;
+    executions_ended_[static_cast<size_t>(state)]++;
     notify(exec, nullptr);
     maybe_finish_shutdown();
   });

@@ -5,8 +5,10 @@
 // Threading: loop thread only (the log writer's thread reports back on the loop).
 #pragma once
 
+#include <array>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -20,6 +22,7 @@
 #include "agent/files/storage.h"
 #include "agent/json/writer.h"
 #include "agent/logstream/log_file.h"
+#include "agent/metrics/registry.h"
 #include "agent/runner/registry.h"
 #include "agent/state/state_db.h"
 #include "agent/supervisor/execution.h"
@@ -92,6 +95,11 @@ class Supervisor final : public runner::TaskObserver {
   void write_stats(json::Writer& w) const;
   const WorkerGroups& worker_groups() const { return groups_; }
   static void write_loop_lag(json::Writer& w, const uv::LagHistogram& h);
+  // Prometheus metrics (metrics.cc): executions, task runs, queues, logs, the
+  // loop's lag, the state database, and each runner's own.
+  void write_metrics(metrics::Registry& registry) const;
+  // Executions waiting for a slot, by worker group.
+  std::map<std::string, size_t> queue_depths() const;
 
   // runner::TaskObserver
   void on_output(runner::RunnerTask& task, runner::OutputStream stream,
@@ -223,6 +231,19 @@ class Supervisor final : public runner::TaskObserver {
   bool db_closing_ = false;
   int pending_fs_ = 0;     // working-dir removals and execution saves in flight
   std::function<void()> shutdown_done_;
+
+  // For write_metrics (metrics.cc): by runner and worker group, kept as task
+  // runs start and end; an observation is an array increment.
+  struct TaskMetrics {
+    metrics::Histogram submit_to_running;  // created -> started on its runner
+    metrics::Histogram run_duration;       // started -> ended (runner tasks)
+    std::array<uint64_t, kStateCount> ended{};
+  };
+  using TaskKey = std::pair<std::string, std::string>;  // runner label, worker group
+  static TaskKey task_key(const TaskRun& run);
+  std::map<TaskKey, TaskMetrics> task_metrics_;
+  std::array<uint64_t, kStateCount> executions_ended_{};
+  uint64_t log_bytes_received_ = 0;  // task output as read, before splitting into lines
 
   // Counters for stats.
   uint64_t submissions_ = 0;

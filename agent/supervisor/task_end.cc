@@ -192,6 +192,11 @@ void Supervisor::end_task_run(TaskRun& run) {
   if (slot && !hold_slot) free_slot();
   if (!dir.empty()) remove_working_dir(std::move(dir), output_dir);
   run.state = state;
+  TaskMetrics& m = task_metrics_[task_key(run)];
+  m.ended[static_cast<size_t>(state)]++;
+  if (slot && run.started_ms > 0) {
+    m.run_duration.observe(static_cast<double>(run.ended_ms - run.started_ms) / 1000.0);
+  }
   // The final state is durable before anyone is told, and before the walk
   // goes on: a restart never runs again what a client saw end.
   exec.busy = true;

@@ -374,6 +374,10 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   if (!run.replayed || run.started_ms == 0) run.started_ms = now_ms();
   if (paused_all_) live.runner->set_output_paused(*live.task, true);
   set_state(exec, &run, State::kRunning);
+  if (!run.replayed) {
+    task_metrics_[task_key(run)].submit_to_running.observe(
+        static_cast<double>(run.started_ms - run.created_ms) / 1000.0);
+  }
   if (run.replayed && (exec.cancel_requested || live.kill_reason != KillReason::kNone)) {
     // Cancelled before or while it was taken up: killed now that it is followed.
     KillReason reason = live.kill_reason == KillReason::kNone ? KillReason::kCancel : live.kill_reason;

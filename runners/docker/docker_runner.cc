@@ -14,6 +14,7 @@
 #include "agent/config/config.h"
 #include "agent/http/client.h"
 #include "agent/json/writer.h"
+#include "agent/metrics/registry.h"
 #include "agent/uv/timer.h"
 #include "agent/uv/work.h"
 #include "runners/docker/archive.h"
@@ -224,6 +225,13 @@ class DockerRunner final : public agent::runner::Runner {
                                                          {"docker_engine_outages", engine_outages}};
     engine_stats.append_counters(out);
     return out;
+  }
+  void write_metrics(agent::metrics::Registry& registry) const override {
+    engine_stats.write_metrics(registry, "io.kestra.plugin.scripts.runner.docker.Docker");
+    registry.counter("runnerd_docker_containers_created_total", "Containers the Docker runner created.")
+        .add({}, static_cast<double>(created));
+    registry.counter("runnerd_docker_image_pulls_total", "Images the Docker runner pulled.")
+        .add({}, static_cast<double>(pulls));
   }
 
   uv_loop_t* loop() const { return loop_; }

@@ -1,5 +1,7 @@
 #include "runners/docker/engine_stats.h"
 
+#include <cctype>
+
 namespace runners::docker {
 
 namespace {
@@ -81,6 +83,28 @@ void EngineStats::record(CallKind kind, bool error, uint64_t elapsed_ns) {
   k.calls++;
   if (error) k.errors++;
   k.us += static_cast<int64_t>(elapsed_ns / 1000);
+  latency_[static_cast<size_t>(kind)].observe(static_cast<double>(elapsed_ns) / 1e9);
+}
+
+void EngineStats::write_metrics(agent::metrics::Registry& registry, std::string_view runner) const {
+  auto& calls = registry.counter("runnerd_engine_api_calls_total",
+                                 "Calls to a runner's engine or cloud API, by kind of call.");
+  auto& errors = registry.counter(
+      "runnerd_engine_api_errors_total",
+      "Engine API calls that failed: no answer (transport failure, timeout, cancel) or an HTTP "
+      "status of 400 or more.");
+  auto& latency = registry.histogram(
+      "runnerd_engine_api_call_duration_seconds",
+      "Time from an engine API request to its answer (a streamed answer: to its end).");
+  for (size_t i = 0; i < kCallKinds; i++) {
+    std::string call(call_kind_name(static_cast<CallKind>(i)));
+    for (char& c : call) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    agent::metrics::Labels labels = {{"runner", std::string(runner)}, {"call", call}};
+    calls.add(labels, static_cast<double>(per_[i].calls));
+    errors.add(labels, static_cast<double>(per_[i].errors));
+    // A histogram only for the kinds called (23 series each).
+    if (per_[i].calls > 0) latency.add(labels, latency_[i]);
+  }
 }
 
 void EngineStats::append_counters(std::vector<std::pair<std::string, int64_t>>& out) const {

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "agent/metrics/registry.h"
+
 namespace runners::docker {
 
 enum class CallKind { kCreate, kStart, kWait, kLogs, kDelete, kInspect, kList, kPull, kArchive, kOther };
@@ -36,14 +38,25 @@ class EngineStats {
 
   void record(CallKind kind, bool error, uint64_t elapsed_ns);
   const PerKind& of(CallKind kind) const { return per_[static_cast<size_t>(kind)]; }
+  // Each call's latency, in seconds.
+  const agent::metrics::Histogram& latency(CallKind kind) const {
+    return latency_[static_cast<size_t>(kind)];
+  }
 
   // engineCallsCreate, engineCallErrorsCreate, engineCallUsCreate, ... for
   // every kind (zeros included, so a reader can take differences without
   // guessing which keys exist).
   void append_counters(std::vector<std::pair<std::string, int64_t>>& out) const;
 
+  // runnerd_engine_api_calls_total, runnerd_engine_api_errors_total and
+  // runnerd_engine_api_call_duration_seconds, labelled {runner, call} (call:
+  // create, start, wait, logs, ... in lower case): the counters for every
+  // kind, the histogram for the kinds called.
+  void write_metrics(agent::metrics::Registry& registry, std::string_view runner) const;
+
  private:
   std::array<PerKind, kCallKinds> per_{};
+  std::array<agent::metrics::Histogram, kCallKinds> latency_;
 };
 
 }  // namespace runners::docker

@@ -10,6 +10,7 @@
 #include "agent/config/config.h"
 #include "agent/json/read.h"
 #include "agent/log/log.h"
+#include "agent/metrics/registry.h"
 #include "agent/uv/closeable.h"
 #include "runners/process/resources.h"
 #include "runners/process/spawn.h"
@@ -247,6 +248,14 @@ class ProcessRunner final : public agent::runner::Runner {
             {"process_running", running_},
             {"process_cgroups", cgroups_.enabled() ? 1 : 0},
             {"process_cgroups_pending_removal", static_cast<int64_t>(pending_cgroups_.size())}};
+  }
+
+  void write_metrics(agent::metrics::Registry& registry) const override {
+    registry.counter("runnerd_process_spawned_total", "Processes the Process runner started.")
+        .add({}, static_cast<double>(spawned_));
+    registry.gauge("runnerd_process_cgroups_enabled",
+                   "1 when Process tasks get a cgroup each, else 0 (process groups only).")
+        .add({}, cgroups_.enabled() ? 1 : 0);
   }
 
   // A cgroup that still had exiting processes: removed on a later tick.

@@ -225,6 +225,14 @@ TEST_F(GpuGroup, EachTaskHasItsOwnGpuAThirdWaitsAndGetsOneBack) {
   EXPECT_EQ(stats->num(p + "/running"), 2);
   EXPECT_EQ(stats->num(p + "/queued"), 1);
   EXPECT_TRUE(stats->has(p + "/gpusBusy/1")) << stats->text;
+  auto prom = client_->call(R"({"op":"stats","format":"prometheus"})");
+  ASSERT_TRUE(prom);
+  std::string text = prom->str("/result/text");
+  for (const char* line : {"runnerd_worker_group_gpus{group=\"gpu\"} 2", "runnerd_worker_group_gpus_used{group=\"gpu\"} 2",
+                           "runnerd_queue_depth{group=\"gpu\"} 1", "runnerd_task_slots_used{group=\"gpu\"} 2",
+                           "runnerd_task_slots{group=\"gpu\"} 4"}) {
+    EXPECT_NE(text.find(std::string("\n") + line + "\n"), std::string::npos) << line << " in:\n" << text;
+  }
 
   // The first ends: its GPU goes to the third.
   std::ofstream(dir + "/gate-a") << "go";

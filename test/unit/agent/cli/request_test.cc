@@ -34,6 +34,7 @@ TEST(CliRequestTest, ExecutionRequests) {
   EXPECT_EQ(list_request(6, std::nullopt, ""), R"({"id":6,"op":"list"})");
   EXPECT_EQ(list_request(6, 0, "running"), R"({"id":6,"op":"list","limit":0,"state":"RUNNING"})");
   EXPECT_EQ(stats_request(7), R"({"id":7,"op":"stats"})");
+  EXPECT_EQ(stats_request(8, true), R"({"id":8,"op":"stats","format":"prometheus"})");
 }
 
 TEST(CliRequestTest, DocumentKind) {
