@@ -136,7 +136,9 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && [ -S "$sock" 
   done
 elif ! answers; then
   rm -f "$sock"
-  nohup podman system service --time=0 "unix://$sock" >"$dir/service.log" 2>&1 &
+  # Run from its own directory: conmon leaves files (an `oom` marker when a
+  # container hits its memory limit) in the service's working directory.
+  (cd "$dir" && exec nohup podman system service --time=0 "unix://$sock" >"$dir/service.log" 2>&1) &
   echo $! >"$pidfile"
   for _ in $(seq 100); do
     answers && break
