@@ -373,10 +373,6 @@ tasks:
         memory: 64MB
       shmSize: 32MB
       privileged: true
-      deviceRequests:
-        - driver: nvidia
-          count: -1
-          capabilities: [[gpu]]
     commands:
       - echo "uid=$(id -u)"
       - grep myhost /etc/hosts
@@ -396,6 +392,28 @@ tasks:
   EXPECT_TRUE(c.truth("/HostConfig/Privileged"));
   EXPECT_EQ(c.str("/HostConfig/PortBindings/80~1tcp/0/HostPort"), "18089");
   EXPECT_EQ(c.str("/HostConfig/PortBindings/80~1tcp/0/HostIp"), "127.0.0.1");
+}
+
+// GPUs are handed out by worker groups (worker_groups_test.cc); a container
+// asking for some where its group has none is refused at submission rather
+// than started with whatever the engine makes of the request.
+TEST_F(Docker, AGpuRequestWhereTheGroupHasNoneIsRefusedAtSubmission) {
+  std::string why = refused(R"Y(
+id: gpu
+namespace: dev.docker
+tasks:
+  - id: shell
+    type: io.kestra.plugin.scripts.shell.Commands
+    containerImage: busybox
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+      deviceRequests:
+        - driver: nvidia
+          count: -1
+          capabilities: [[gpu]]
+    commands: ["true"]
+)Y");
+  EXPECT_EQ(why, "flow.tasks[0].taskRunner: asks for GPUs; worker group 'default' has none (workerGroups[].gpus)");
 }
 
 TEST_F(Docker, EntryPointAndNetworkMode) {
