@@ -103,6 +103,7 @@ struct Execution {
   bool queued = false;  // waiting in a worker group's queue for a slot
   WorkerGroup* queued_in = nullptr;
   int64_t queue_ticket = 0;  // its order in that queue (WorkerGroup::position_of)
+  int64_t queued_since_ms = 0;  // when its pending task was queued
   // What each of its runner tasks asks of its worker group, read from the
   // task's runner properties once.
   std::unordered_map<const flow::TaskDef*, runner::ResourceRequest> requests;

@@ -43,6 +43,7 @@ struct LiveTask {
   bool takes_slot = false;    // a runner task: counts against maxRunning
   WorkerGroup* group = nullptr;  // the group whose slot and resources it holds
   runner::ResourceGrant grant;
+  int64_t queued_ms = 0;      // when it was queued (submission, or its turn in the flow)
   std::string output_dir;     // `{{outputDir}}` when enabled, else empty
   std::string created_output_dir;  // made for every task, as Kestra does; removed with its working dir
   std::vector<std::string> output_globs;  // rendered outputFiles

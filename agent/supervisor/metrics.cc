@@ -83,7 +83,8 @@ void Supervisor::write_metrics(metrics::Registry& r) const {
                           "Task runs that reached a final state since the agent started.");
   auto& to_running = r.histogram(
       "runnerd_task_submit_to_running_seconds",
-      "From a task run's creation (it left the queue) to its start on its runner.");
+      "From a task being queued (at submission, or when its turn in the flow came) to its start on its "
+      "runner, time waiting in its worker group's queue included.");
   auto& duration = r.histogram("runnerd_task_run_duration_seconds",
                                "From a task run's start on its runner to its end.");
   static const TaskMetrics kNone{};

@@ -121,6 +121,7 @@ void Supervisor::start_runner_task(Execution& exec, WorkerGroup& group, runner::
   live.takes_slot = true;
   live.group = &group;
   live.grant = std::move(grant);
+  live.queued_ms = exec.queued_since_ms;
   running_++;
   started_++;
   if (lag_probe_) lag_probe_->arm();
@@ -376,7 +377,7 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   set_state(exec, &run, State::kRunning);
   if (!run.replayed) {
     task_metrics_[task_key(run)].submit_to_running.observe(
-        static_cast<double>(run.started_ms - run.created_ms) / 1000.0);
+        static_cast<double>(run.started_ms - (live.queued_ms > 0 ? live.queued_ms : run.created_ms)) / 1000.0);
   }
   if (run.replayed && (exec.cancel_requested || live.kill_reason != KillReason::kNone)) {
     // Cancelled before or while it was taken up: killed now that it is followed.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "agent/common/time.h"
 #include "agent/supervisor/execution.h"
 
 namespace agent {
@@ -19,6 +20,7 @@ runner::ResourceRequest WorkerGroup::effective(runner::ResourceRequest req) cons
 void WorkerGroup::push(Execution& exec, bool front) {
   exec.queued = true;
   exec.queued_in = this;
+  exec.queued_since_ms = now_ms();
   if (front) {
     exec.queue_ticket = next_front--;
     queue.push_front(&exec);

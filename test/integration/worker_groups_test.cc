@@ -6,6 +6,7 @@
 #include <csignal>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -108,11 +109,26 @@ TEST_F(WorkerGroups, AFullGroupNeverHoldsUpAnotherAndQueuedTasksShowTheirPlace) 
   EXPECT_EQ(test::wait_final(*client_, second), "KILLED");
   EXPECT_EQ(get(third)->num("/result/queued/position"), 1);
 
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   std::ofstream(gate()) << "go";
   EXPECT_EQ(test::wait_final(*client_, first), "SUCCESS");
   EXPECT_EQ(test::wait_final(*client_, third), "SUCCESS");
   EXPECT_EQ(test::log_lines(*client_, third), std::vector<std::string>{"INFO third"});
   EXPECT_FALSE(get(third)->has("/result/queued"));
+
+  // Submit-to-running counts the time in the queue: `third` waited 300 ms
+  // and more for its slot.
+  auto prom = client_->call(R"({"op":"stats","format":"prometheus"})");
+  ASSERT_TRUE(prom);
+  std::istringstream text(prom->str("/result/text"));
+  double waited = -1;
+  for (std::string line; std::getline(text, line);) {
+    if (line.rfind("runnerd_task_submit_to_running_seconds_sum{", 0) == 0 &&
+        line.find("group=\"slow\"") != std::string::npos) {
+      waited = std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  EXPECT_GE(waited, 0.3) << prom->str("/result/text");
 }
 
 TEST_F(WorkerGroups, AKeyNotServedFailsCancelsOrWaitsAsItsFallbackSays) {
