@@ -57,8 +57,9 @@ std::string read_text(const std::string& path) {
 
 // A protocol exchange as another user: setpriv, then a Python client that
 // sends `request` (and a newline) and prints every byte it gets until EOF
-// (or <TIMEOUT> after 5 s).
-std::string exchange_as(const std::string& setpriv_args, const std::string& socket, const std::string& request) {
+// (or <TIMEOUT> after 5 s); with `one_line`, only until the first answer line.
+std::string exchange_as(const std::string& setpriv_args, const std::string& socket, const std::string& request,
+                        bool one_line = false) {
   std::string base = "/tmp/rdsec-" + std::to_string(getpid());
   std::ofstream(base + ".py") << "import socket,sys\n"
                                  "req=open(sys.argv[2],'rb').read()\n"
@@ -78,6 +79,7 @@ std::string exchange_as(const std::string& setpriv_args, const std::string& sock
                                  "    b=s.recv(65536)\n"
                                  "    if not b: out+=b'<EOF>'; break\n"
                                  "    out+=b\n"
+                                 "    if len(sys.argv)>3 and b'\\n' in out: break\n"
                                  "except socket.timeout:\n"
                                  "  out+=b'<TIMEOUT>'\n"
                                  "except OSError as e:\n"
@@ -87,7 +89,7 @@ std::string exchange_as(const std::string& setpriv_args, const std::string& sock
   chmod((base + ".py").c_str(), 0644);
   chmod((base + ".req").c_str(), 0644);
   auto r = test::run_command("setpriv " + setpriv_args + " /usr/bin/python3 " + base + ".py " + socket + " " + base +
-                             ".req 2>&1");
+                             ".req" + (one_line ? " one-line" : "") + " 2>&1");
   unlink((base + ".py").c_str());
   unlink((base + ".req").c_str());
   return r.out;
@@ -141,7 +143,7 @@ TEST_F(SocketAccess, AllowedUidsAndGroupsIncludingSupplementaryOnesGetIn) {
   for (std::string who : {"--reuid=4321 --regid=4321 --clear-groups",
                           "--reuid=65534 --regid=4242 --clear-groups",
                           "--reuid=65534 --regid=65534 --groups=4242"}) {
-    std::string got = exchange_as(who, agent_->socket(), stats);
+    std::string got = exchange_as(who, agent_->socket(), stats, /*one_line=*/true);
     EXPECT_NE(got.find("\"id\":7,\"ok\":true"), std::string::npos) << who << ": " << got.substr(0, 300);
   }
 }
