@@ -16,6 +16,7 @@
 #include "runners/docker/docker_runner.h"
 #include "test/helpers/http_test_server.h"
 #include "test/helpers/loop_test.h"
+#include "test/helpers/task_recorder.h"
 
 namespace {
 
@@ -23,15 +24,7 @@ using agent::runner::ExitStatus;
 
 constexpr const char* kId = "c0ffee00c0ffee00c0ffee00";
 
-struct Recorder : agent::runner::TaskObserver {
-  int finished = 0;
-  agent::Result<ExitStatus> outcome = agent::Error(agent::Errc::kInternal, "none");
-  void on_output(agent::runner::RunnerTask&, agent::runner::OutputStream, std::string_view) override {}
-  void on_finished(agent::runner::RunnerTask&, agent::Result<ExitStatus> o) override {
-    finished++;
-    outcome = std::move(o);
-  }
-};
+using Recorder = test::TaskRecorder;
 
 class DockerOom : public test::LoopTest {
  protected:

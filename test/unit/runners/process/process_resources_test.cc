@@ -11,6 +11,7 @@
 #include "agent/log/log.h"
 #include "runners/process/process_runner.h"
 #include "test/helpers/loop_test.h"
+#include "test/helpers/task_recorder.h"
 
 extern char** environ;
 
@@ -19,21 +20,7 @@ namespace {
 using agent::runner::ExitStatus;
 using agent::runner::OutputStream;
 
-struct Recorder : agent::runner::TaskObserver {
-  std::string out, err, notes;
-  int finished = 0;
-  agent::Result<ExitStatus> outcome = agent::Error(agent::Errc::kInternal, "none");
-  void on_output(agent::runner::RunnerTask&, OutputStream s, std::string_view b) override {
-    (s == OutputStream::kStdout ? out : err).append(b);
-  }
-  void on_note(agent::runner::RunnerTask&, bool, std::string_view text) override {
-    notes.append(text).append("\n");
-  }
-  void on_finished(agent::runner::RunnerTask&, agent::Result<ExitStatus> o) override {
-    finished++;
-    outcome = std::move(o);
-  }
-};
+using Recorder = test::TaskRecorder;
 
 class ProcessResources : public test::LoopTest {
  protected:

@@ -8,6 +8,7 @@
 #include "agent/config/config.h"
 #include "agent/log/log.h"
 #include "test/helpers/loop_test.h"
+#include "test/helpers/task_recorder.h"
 
 extern char** environ;
 
@@ -16,18 +17,7 @@ namespace {
 using agent::runner::ExitStatus;
 using agent::runner::OutputStream;
 
-struct Recorder : agent::runner::TaskObserver {
-  std::string out, err;
-  int finished = 0;
-  agent::Result<ExitStatus> outcome = agent::Error(agent::Errc::kInternal, "none");
-  void on_output(agent::runner::RunnerTask&, OutputStream s, std::string_view b) override {
-    (s == OutputStream::kStdout ? out : err).append(b);
-  }
-  void on_finished(agent::runner::RunnerTask&, agent::Result<ExitStatus> o) override {
-    finished++;
-    outcome = std::move(o);
-  }
-};
+using Recorder = test::TaskRecorder;
 
 class ProcessRunnerTest : public test::LoopTest {
  protected:
