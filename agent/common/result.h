@@ -34,6 +34,10 @@ class Error {
   // From a negative libuv status or an errno value, naming what failed.
   static Error from_uv(int uv_err, std::string_view what);
   static Error from_errno(int err, std::string_view what);
+  // A bad value at the property `path` (kInvalidArgument).
+  static Error invalid(std::string path, std::string message) {
+    return Error(Errc::kInvalidArgument, std::move(message), std::move(path));
+  }
 
   Errc code() const { return code_; }
   const std::string& message() const { return message_; }

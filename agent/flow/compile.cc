@@ -25,10 +25,6 @@ constexpr std::string_view kLog = "io.kestra.plugin.core.log.Log";
 constexpr std::string_view kReturn = "io.kestra.plugin.core.debug.Return";
 constexpr std::string_view kClone = "io.kestra.plugin.git.Clone";
 
-Error invalid(std::string path, std::string message) {
-  return Error(Errc::kInvalidArgument, std::move(message), std::move(path));
-}
-
 bool valid_id(std::string_view s, bool allow_dot) {
   if (s.empty() || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
   return std::all_of(s.begin(), s.end(), [&](char c) {
@@ -62,7 +58,7 @@ Result<std::vector<std::string>> string_or_list(Element e, const std::string& pa
 Result<std::chrono::milliseconds> duration_value(Element e, const std::string& path) {
   AGENT_ASSIGN_OR_RETURN(std::string text, json::as_string(e, path));
   auto d = parse_duration(text);
-  if (!d.ok()) return invalid(path, d.error().message());
+  if (!d.ok()) return Error::invalid(path, d.error().message());
   return *d;
 }
 
@@ -70,10 +66,10 @@ Result<std::chrono::milliseconds> duration_value(Element e, const std::string& p
 Status parse_worker_group(Element e, const std::string& path, TaskDef& task) {
   AGENT_ASSIGN_OR_RETURN(json::Object obj, json::as_object(e, path));
   Element v;
-  if (!has(obj, "key", v)) return invalid(join(path, "key"), "required property missing");
+  if (!has(obj, "key", v)) return Error::invalid(join(path, "key"), "required property missing");
   AGENT_ASSIGN_OR_RETURN(task.worker_group, json::as_string(v, join(path, "key")));
   if (!valid_id(task.worker_group, false)) {
-    return invalid(join(path, "key"), "'" + task.worker_group + "' must match ^[a-zA-Z0-9][a-zA-Z0-9_-]*$");
+    return Error::invalid(join(path, "key"), "'" + task.worker_group + "' must match ^[a-zA-Z0-9][a-zA-Z0-9_-]*$");
   }
   for (auto field : obj) {
     std::string fpath = join(path, std::string(field.key));
@@ -86,10 +82,10 @@ Status parse_worker_group(Element e, const std::string& path, TaskDef& task) {
       } else if (f == "CANCEL") {
         task.group_fallback = GroupFallback::kCancel;
       } else {
-        return invalid(fpath, "expected WAIT, FAIL or CANCEL, found '" + f + "'");
+        return Error::invalid(fpath, "expected WAIT, FAIL or CANCEL, found '" + f + "'");
       }
     } else if (field.key != "key") {
-      return invalid(fpath, "unknown property (workerGroup has key and fallback)");
+      return Error::invalid(fpath, "unknown property (workerGroup has key and fallback)");
     }
   }
   return {};
@@ -108,9 +104,9 @@ Status parse_timeout(Element e, const std::string& path, TaskDef& task) {
 Status parse_task_runner(Element e, const std::string& path, TaskDef& task) {
   AGENT_ASSIGN_OR_RETURN(json::Object obj, json::as_object(e, path));
   Element type;
-  if (!has(obj, "type", type)) return invalid(join(path, "type"), "required property missing");
+  if (!has(obj, "type", type)) return Error::invalid(join(path, "type"), "required property missing");
   AGENT_ASSIGN_OR_RETURN(task.runner_type, json::as_string(type, join(path, "type")));
-  if (task.runner_type.empty()) return invalid(join(path, "type"), "must not be empty");
+  if (task.runner_type.empty()) return Error::invalid(join(path, "type"), "must not be empty");
   task.runner_json = json::to_json(e);
   return {};
 }
@@ -128,7 +124,7 @@ Status parse_legacy_runner(json::Object obj, const std::string& path, TaskDef& t
     } else if (runner == "DOCKER") {
       type = kDockerRunner;
     } else {
-      return invalid(rpath, "expected PROCESS or DOCKER, found '" + runner + "'");
+      return Error::invalid(rpath, "expected PROCESS or DOCKER, found '" + runner + "'");
     }
     if (explicit_runner) {
       task.warnings.push_back("both 'taskRunner' and the deprecated 'runner' are set; "
@@ -193,7 +189,7 @@ Status parse_namespace_files(Element e, const std::string& path, NamespaceFilesD
       AGENT_ASSIGN_OR_RETURN(out.if_exists, json::as_string(field.value, fpath));
       if (out.if_exists != "OVERWRITE" && out.if_exists != "FAIL" && out.if_exists != "WARN" &&
           out.if_exists != "IGNORE") {
-        return invalid(fpath, "expected OVERWRITE, FAIL, WARN or IGNORE, found '" +
+        return Error::invalid(fpath, "expected OVERWRITE, FAIL, WARN or IGNORE, found '" +
                                   out.if_exists + "'");
       }
     } else if (key == "folderPerNamespace") {
@@ -242,12 +238,12 @@ Status parse_script_task(json::Object obj, const std::string& path, TaskDef& tas
     std::string fpath = join(path, key);
     if (key == "commands") {
       if (task.script_kind != ScriptKind::kCommands) {
-        return invalid(fpath, "a Script task takes 'script', not 'commands'");
+        return Error::invalid(fpath, "a Script task takes 'script', not 'commands'");
       }
       AGENT_ASSIGN_OR_RETURN(task.commands, json::as_string_list(field.value, fpath));
     } else if (key == "script") {
       if (task.script_kind != ScriptKind::kScript) {
-        return invalid(fpath, "a Commands task takes 'commands', not 'script'");
+        return Error::invalid(fpath, "a Commands task takes 'commands', not 'script'");
       }
       AGENT_ASSIGN_OR_RETURN(task.script, json::as_string(field.value, fpath));
     } else if (key == "beforeCommands") {
@@ -261,7 +257,7 @@ Status parse_script_task(json::Object obj, const std::string& path, TaskDef& tas
       AGENT_ASSIGN_OR_RETURN(task.env, json::as_string_map(field.value, fpath));
       for (const auto& [name, value] : task.env) {
         if (name.empty() || name.find('=') != std::string::npos) {
-          return invalid(join(fpath, name), "an environment variable name must be non-empty "
+          return Error::invalid(join(fpath, name), "an environment variable name must be non-empty "
                                             "and contain no '='");
         }
       }
@@ -274,7 +270,7 @@ Status parse_script_task(json::Object obj, const std::string& path, TaskDef& tas
       } else if (os == "AUTO") {
         task.target_os = TargetOs::kAuto;
       } else {
-        return invalid(fpath, "expected LINUX, WINDOWS or AUTO, found '" + os + "'");
+        return Error::invalid(fpath, "expected LINUX, WINDOWS or AUTO, found '" + os + "'");
       }
     } else if (key == "outputDirectory") {
       AGENT_ASSIGN_OR_RETURN(task.output_directory, json::as_bool(field.value, fpath));
@@ -286,16 +282,16 @@ Status parse_script_task(json::Object obj, const std::string& path, TaskDef& tas
   }
   AGENT_TRY(parse_file_props(obj, path, task));
   if (task.script_kind == ScriptKind::kCommands) {
-    if (!has(obj, "commands", v)) return invalid(join(path, "commands"), "required property missing");
+    if (!has(obj, "commands", v)) return Error::invalid(join(path, "commands"), "required property missing");
     if (task.commands.empty()) {
-      return invalid(join(path, "commands"), "must contain at least one command");
+      return Error::invalid(join(path, "commands"), "must contain at least one command");
     }
   } else if (task.script.empty()) {
-    return invalid(join(path, "script"),
+    return Error::invalid(join(path, "script"),
                    has(obj, "script", v) ? "must not be empty" : "required property missing");
   }
   if (task.interpreter && task.interpreter->empty() && !task.before_commands.empty()) {
-    return invalid(join(path, "interpreter"),
+    return Error::invalid(join(path, "interpreter"),
                    "an empty interpreter runs commands as argv and cannot run beforeCommands");
   }
   if (task.container_image.empty()) task.container_image = task.language->default_image;
@@ -308,12 +304,12 @@ Result<TaskDef> parse_task(Element e, const std::string& path) {
   AGENT_ASSIGN_OR_RETURN(json::Object obj, json::as_object(e, path));
   TaskDef task;
   Element v;
-  if (!has(obj, "id", v)) return invalid(join(path, "id"), "required property missing");
+  if (!has(obj, "id", v)) return Error::invalid(join(path, "id"), "required property missing");
   AGENT_ASSIGN_OR_RETURN(task.id, json::as_string(v, join(path, "id")));
   if (!valid_id(task.id, false)) {
-    return invalid(join(path, "id"), "'" + task.id + "' must match ^[a-zA-Z0-9][a-zA-Z0-9_-]*$");
+    return Error::invalid(join(path, "id"), "'" + task.id + "' must match ^[a-zA-Z0-9][a-zA-Z0-9_-]*$");
   }
-  if (!has(obj, "type", v)) return invalid(join(path, "type"), "required property missing");
+  if (!has(obj, "type", v)) return Error::invalid(join(path, "type"), "required property missing");
   AGENT_ASSIGN_OR_RETURN(task.type, json::as_string(v, join(path, "type")));
   task.canonical_type = canonical_type(task.type);
   if (task.canonical_type != task.type) {
@@ -351,22 +347,22 @@ Result<TaskDef> parse_task(Element e, const std::string& path) {
     AGENT_TRY(parse_script_task(obj, path, task));
   } else if (type == kWorkingDirectory) {
     task.kind = TaskKind::kWorkingDirectory;
-    if (!has(obj, "tasks", v)) return invalid(join(path, "tasks"), "required property missing");
+    if (!has(obj, "tasks", v)) return Error::invalid(join(path, "tasks"), "required property missing");
     AGENT_ASSIGN_OR_RETURN(task.tasks, parse_task_list(v, join(path, "tasks")));
-    if (task.tasks.empty()) return invalid(join(path, "tasks"), "needs at least one task");
+    if (task.tasks.empty()) return Error::invalid(join(path, "tasks"), "needs at least one task");
     if (has(obj, "errors", v)) {
       AGENT_ASSIGN_OR_RETURN(task.errors, parse_task_list(v, join(path, "errors")));
     }
     AGENT_TRY(parse_file_props(obj, path, task));
   } else if (type == kLog) {
     task.kind = TaskKind::kLog;
-    if (!has(obj, "message", v)) return invalid(join(path, "message"), "required property missing");
+    if (!has(obj, "message", v)) return Error::invalid(join(path, "message"), "required property missing");
     AGENT_ASSIGN_OR_RETURN(task.messages, string_or_list(v, join(path, "message")));
     if (has(obj, "level", v)) {
       AGENT_ASSIGN_OR_RETURN(task.level, json::as_string(v, join(path, "level")));
       static constexpr std::string_view kLevels[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"};
       if (std::find(std::begin(kLevels), std::end(kLevels), task.level) == std::end(kLevels)) {
-        return invalid(join(path, "level"),
+        return Error::invalid(join(path, "level"),
                        "expected TRACE, DEBUG, INFO, WARN or ERROR, found '" + task.level + "'");
       }
     }
@@ -377,7 +373,7 @@ Result<TaskDef> parse_task(Element e, const std::string& path) {
     }
   } else if (type == kClone) {
     task.kind = TaskKind::kClone;
-    if (!has(obj, "url", v)) return invalid(join(path, "url"), "required property missing");
+    if (!has(obj, "url", v)) return Error::invalid(join(path, "url"), "required property missing");
     AGENT_ASSIGN_OR_RETURN(task.url, json::as_string(v, join(path, "url")));
     if (has(obj, "branch", v)) {
       AGENT_ASSIGN_OR_RETURN(task.branch, json::as_string(v, join(path, "branch")));
@@ -387,12 +383,12 @@ Result<TaskDef> parse_task(Element e, const std::string& path) {
     }
     if (has(obj, "depth", v)) {
       AGENT_ASSIGN_OR_RETURN(int64_t depth, json::as_int(v, join(path, "depth")));
-      if (depth < 1) return invalid(join(path, "depth"), "must be at least 1");
+      if (depth < 1) return Error::invalid(join(path, "depth"), "must be at least 1");
       task.depth = static_cast<int>(std::min<int64_t>(depth, 1 << 30));
     }
     task.runner_type = std::string(kProcessRunner);  // Clone runs git on the agent's host
   } else {
-    return invalid(join(path, "type"),
+    return Error::invalid(join(path, "type"),
                    "task type '" + task.type + "' is not supported by runnerd (see "
                    "`runnerctl schema` for the supported types)");
   }
@@ -424,7 +420,7 @@ Result<StringPairs> parse_labels(Element e, const std::string& path) {
     AGENT_ASSIGN_OR_RETURN(json::Object o, json::as_object(item, ipath));
     Element k, v;
     if (!has(o, "key", k) || !has(o, "value", v)) {
-      return invalid(ipath, "a label needs 'key' and 'value'");
+      return Error::invalid(ipath, "a label needs 'key' and 'value'");
     }
     AGENT_ASSIGN_OR_RETURN(std::string key, json::as_string(k, join(ipath, "key")));
     AGENT_ASSIGN_OR_RETURN(std::string value, json::as_string(v, join(ipath, "value")));
@@ -443,7 +439,7 @@ Status check_unique_task_ids(const Flow& flow, const std::string& path) {
   for_each_task(flow.tasks, visit);
   for_each_task(flow.errors, visit);
   if (!duplicate.empty()) {
-    return invalid(join(path, "tasks"), "duplicate task id '" + duplicate + "'");
+    return Error::invalid(join(path, "tasks"), "duplicate task id '" + duplicate + "'");
   }
   return {};
 }
@@ -455,22 +451,22 @@ Result<Flow> compile_flow(Element e, std::string_view path_view) {
   AGENT_ASSIGN_OR_RETURN(json::Object obj, json::as_object(e, path));
   Flow flow;
   Element v;
-  if (!has(obj, "id", v)) return invalid(join(path, "id"), "required property missing");
+  if (!has(obj, "id", v)) return Error::invalid(join(path, "id"), "required property missing");
   AGENT_ASSIGN_OR_RETURN(flow.id, json::as_string(v, join(path, "id")));
   if (!valid_id(flow.id, true)) {
-    return invalid(join(path, "id"), "'" + flow.id + "' must match ^[a-zA-Z0-9][a-zA-Z0-9._-]*$");
+    return Error::invalid(join(path, "id"), "'" + flow.id + "' must match ^[a-zA-Z0-9][a-zA-Z0-9._-]*$");
   }
   if (!has(obj, "namespace", v)) {
-    return invalid(join(path, "namespace"), "required property missing");
+    return Error::invalid(join(path, "namespace"), "required property missing");
   }
   AGENT_ASSIGN_OR_RETURN(flow.namespace_, json::as_string(v, join(path, "namespace")));
   if (!valid_namespace(flow.namespace_)) {
-    return invalid(join(path, "namespace"),
+    return Error::invalid(join(path, "namespace"),
                    "'" + flow.namespace_ + "' must match ^[a-z0-9][a-z0-9._-]*$");
   }
   if (has(obj, "disabled", v)) {
     AGENT_ASSIGN_OR_RETURN(bool disabled, json::as_bool(v, join(path, "disabled")));
-    if (disabled) return invalid(join(path, "disabled"), "the flow is disabled");
+    if (disabled) return Error::invalid(join(path, "disabled"), "the flow is disabled");
   }
   if (has(obj, "description", v)) {
     AGENT_ASSIGN_OR_RETURN(flow.description, json::as_string(v, join(path, "description")));
@@ -485,9 +481,9 @@ Result<Flow> compile_flow(Element e, std::string_view path_view) {
   if (has(obj, "inputs", v)) {
     AGENT_ASSIGN_OR_RETURN(flow.inputs, parse_inputs(v, join(path, "inputs"), &flow.warnings));
   }
-  if (!has(obj, "tasks", v)) return invalid(join(path, "tasks"), "a flow needs at least one task");
+  if (!has(obj, "tasks", v)) return Error::invalid(join(path, "tasks"), "a flow needs at least one task");
   AGENT_ASSIGN_OR_RETURN(flow.tasks, parse_task_list(v, join(path, "tasks")));
-  if (flow.tasks.empty()) return invalid(join(path, "tasks"), "a flow needs at least one task");
+  if (flow.tasks.empty()) return Error::invalid(join(path, "tasks"), "a flow needs at least one task");
   if (has(obj, "errors", v)) {
     AGENT_ASSIGN_OR_RETURN(flow.errors, parse_task_list(v, join(path, "errors")));
   }
@@ -497,7 +493,7 @@ Result<Flow> compile_flow(Element e, std::string_view path_view) {
 
 Result<Flow> compile_single_task(Element e, std::string namespace_, std::string_view path) {
   if (!valid_namespace(namespace_)) {
-    return invalid("namespace", "'" + namespace_ + "' must match ^[a-z0-9][a-z0-9._-]*$");
+    return Error::invalid("namespace", "'" + namespace_ + "' must match ^[a-z0-9][a-z0-9._-]*$");
   }
   AGENT_ASSIGN_OR_RETURN(TaskDef task, parse_task(e, std::string(path)));
   Flow flow;

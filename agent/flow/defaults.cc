@@ -10,10 +10,6 @@ namespace {
 
 using template_::Value;
 
-Error invalid(std::string path, std::string message) {
-  return Error(Errc::kInvalidArgument, std::move(message), std::move(path));
-}
-
 bool contains(const Value::List& list, const Value& v) {
   return std::any_of(list.begin(), list.end(), [&](const Value& x) { return template_::equals(x, v); });
 }
@@ -99,36 +95,36 @@ Value walk(const Value& v, const std::vector<const PluginDefault*>& defaults, bo
 Result<std::vector<PluginDefault>> parse_plugin_defaults(const Value& list, std::string_view path) {
   std::string base(path);
   if (!list.is_list()) {
-    return invalid(base, std::string("expected a list of {type, values, forced}, found ") +
+    return Error::invalid(base, std::string("expected a list of {type, values, forced}, found ") +
                              std::string(template_::kind_name(list)));
   }
   std::vector<PluginDefault> out;
   size_t i = 0;
   for (const auto& item : list.as_list()) {
     std::string ipath = base + "[" + std::to_string(i++) + "]";
-    if (!item.is_map()) return invalid(ipath, "expected a map with type and values");
+    if (!item.is_map()) return Error::invalid(ipath, "expected a map with type and values");
     PluginDefault d;
     bool has_type = false, has_values = false;
     for (const auto& [k, v] : item.as_map()) {
       std::string kpath = ipath + "." + k;
       if (k == "type") {
-        if (!v.is_string() || v.as_string().empty()) return invalid(kpath, "expected a non-empty string");
+        if (!v.is_string() || v.as_string().empty()) return Error::invalid(kpath, "expected a non-empty string");
         d.type = v.as_string();
         has_type = true;
       } else if (k == "forced") {
-        if (!v.is_bool()) return invalid(kpath, "expected true or false");
+        if (!v.is_bool()) return Error::invalid(kpath, "expected true or false");
         d.forced = v.as_bool();
       } else if (k == "values") {
-        if (!v.is_map()) return invalid(kpath, "expected a map of property values");
+        if (!v.is_map()) return Error::invalid(kpath, "expected a map of property values");
         d.values = v;
         has_values = true;
       } else {
         std::string hint = did_you_mean(k, {"type", "forced", "values"});
-        return invalid(kpath, "unknown property" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+        return Error::invalid(kpath, "unknown property" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
       }
     }
-    if (!has_type) return invalid(ipath + ".type", "required property missing");
-    if (!has_values) return invalid(ipath + ".values", "required property missing");
+    if (!has_type) return Error::invalid(ipath + ".type", "required property missing");
+    if (!has_values) return Error::invalid(ipath + ".values", "required property missing");
     out.push_back(std::move(d));
   }
   return out;

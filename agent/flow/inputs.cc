@@ -15,10 +15,6 @@ namespace {
 
 using template_::Value;
 
-Error invalid(std::string path, std::string message) {
-  return Error(Errc::kInvalidArgument, std::move(message), std::move(path));
-}
-
 const std::vector<std::string_view> kTypes = {
     "STRING", "INT",    "FLOAT",  "BOOLEAN", "BOOL",   "DATETIME", "DATE", "TIME", "DURATION",
     "JSON",   "URI",    "SELECT", "MULTISELECT", "FILE", "SECRET", "ARRAY", "EMAIL", "ENUM"};
@@ -84,7 +80,7 @@ Result<Value> to_bool(const Value& v, const std::string& path) {
     if (s == "true") return Value(true);
     if (s == "false") return Value(false);
   }
-  return invalid(path, "expected true or false");
+  return Error::invalid(path, "expected true or false");
 }
 
 Result<Value> to_int(const Value& v, const InputDef& def, const std::string& path) {
@@ -97,17 +93,17 @@ Result<Value> to_int(const Value& v, const InputDef& def, const std::string& pat
     char* end = nullptr;
     long long parsed = std::strtoll(s.c_str(), &end, 10);
     if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE) {
-      return invalid(path, "expected an integer, found '" + s + "'");
+      return Error::invalid(path, "expected an integer, found '" + s + "'");
     }
     n = parsed;
   } else {
-    return invalid(path, std::string("expected an integer, found ") + std::string(kind_name(v)));
+    return Error::invalid(path, std::string("expected an integer, found ") + std::string(kind_name(v)));
   }
   if (def.min && static_cast<double>(n) < *def.min) {
-    return invalid(path, "must be at least " + template_::to_output(Value(*def.min)));
+    return Error::invalid(path, "must be at least " + template_::to_output(Value(*def.min)));
   }
   if (def.max && static_cast<double>(n) > *def.max) {
-    return invalid(path, "must be at most " + template_::to_output(Value(*def.max)));
+    return Error::invalid(path, "must be at most " + template_::to_output(Value(*def.max)));
   }
   return Value(n);
 }
@@ -121,19 +117,19 @@ Result<Value> to_float(const Value& v, const InputDef& def, const std::string& p
     char* end = nullptr;
     d = std::strtod(s.c_str(), &end);
     if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(d)) {
-      return invalid(path, "expected a number, found '" + s + "'");
+      return Error::invalid(path, "expected a number, found '" + s + "'");
     }
   } else {
-    return invalid(path, std::string("expected a number, found ") + std::string(kind_name(v)));
+    return Error::invalid(path, std::string("expected a number, found ") + std::string(kind_name(v)));
   }
-  if (def.min && d < *def.min) return invalid(path, "must be at least " + template_::to_output(Value(*def.min)));
-  if (def.max && d > *def.max) return invalid(path, "must be at most " + template_::to_output(Value(*def.max)));
+  if (def.min && d < *def.min) return Error::invalid(path, "must be at least " + template_::to_output(Value(*def.min)));
+  if (def.max && d > *def.max) return Error::invalid(path, "must be at most " + template_::to_output(Value(*def.max)));
   return Value(d);
 }
 
 Result<std::string> as_text(const Value& v, const std::string& path, std::string_view what) {
   if (v.is_string()) return v.as_string();
-  return invalid(path, "expected " + std::string(what) + ", found " + std::string(kind_name(v)));
+  return Error::invalid(path, "expected " + std::string(what) + ", found " + std::string(kind_name(v)));
 }
 
 Result<Value> coerce(const InputDef& def, const Value& v, const FileInputStore& store,
@@ -143,22 +139,22 @@ Result<Value> coerce(const InputDef& def, const Value& v, const FileInputStore& 
     std::string s = v.is_string() ? v.as_string() : template_::to_output(v);
     if (t == "STRING") {
       if (def.min_length && static_cast<int64_t>(s.size()) < *def.min_length) {
-        return invalid(path, "must be at least " + std::to_string(*def.min_length) + " characters");
+        return Error::invalid(path, "must be at least " + std::to_string(*def.min_length) + " characters");
       }
       if (def.max_length && static_cast<int64_t>(s.size()) > *def.max_length) {
-        return invalid(path, "must be at most " + std::to_string(*def.max_length) + " characters");
+        return Error::invalid(path, "must be at most " + std::to_string(*def.max_length) + " characters");
       }
       if (!def.validator.empty()) {
         std::regex re(def.validator, std::regex::ECMAScript);  // checked at parse
         if (!std::regex_match(s, re)) {
-          return invalid(path, "'" + s + "' does not match the validator '" + def.validator + "'");
+          return Error::invalid(path, "'" + s + "' does not match the validator '" + def.validator + "'");
         }
       }
     } else if (t == "EMAIL") {
       size_t at = s.find('@');
       if (at == std::string::npos || at == 0 || s.find('.', at) == std::string::npos ||
           s.find(' ') != std::string::npos) {
-        return invalid(path, "'" + s + "' is not an email address");
+        return Error::invalid(path, "'" + s + "' is not an email address");
       }
     } else if (secrets != nullptr) {
       secrets->push_back(s);
@@ -172,14 +168,14 @@ Result<Value> coerce(const InputDef& def, const Value& v, const FileInputStore& 
     AGENT_ASSIGN_OR_RETURN(std::string s, as_text(v, path, "a date-time"));
     int64_t ms;
     if (!parse_datetime(s, ms)) {
-      return invalid(path, "'" + s + "' is not an ISO-8601 date-time (2024-01-31T10:00:00Z)");
+      return Error::invalid(path, "'" + s + "' is not an ISO-8601 date-time (2024-01-31T10:00:00Z)");
     }
     int64_t bound;
     if (!def.after.empty() && parse_datetime(def.after, bound) && ms <= bound) {
-      return invalid(path, "must be after " + def.after);
+      return Error::invalid(path, "must be after " + def.after);
     }
     if (!def.before.empty() && parse_datetime(def.before, bound) && ms >= bound) {
-      return invalid(path, "must be before " + def.before);
+      return Error::invalid(path, "must be before " + def.before);
     }
     return Value(instant_text(ms));
   }
@@ -187,38 +183,38 @@ Result<Value> coerce(const InputDef& def, const Value& v, const FileInputStore& 
     AGENT_ASSIGN_OR_RETURN(std::string s, as_text(v, path, t == "DATE" ? "a date" : "a time"));
     bool ok = t == "DATE" ? parse_date(s) : parse_time(s);
     if (!ok) {
-      return invalid(path, "'" + s + "' is not an ISO-8601 " +
+      return Error::invalid(path, "'" + s + "' is not an ISO-8601 " +
                                (t == "DATE" ? std::string("date (2024-01-31)") : "time (10:00:00)"));
     }
     // Same-format ISO texts order as their values.
-    if (!def.after.empty() && s <= def.after) return invalid(path, "must be after " + def.after);
-    if (!def.before.empty() && s >= def.before) return invalid(path, "must be before " + def.before);
+    if (!def.after.empty() && s <= def.after) return Error::invalid(path, "must be after " + def.after);
+    if (!def.before.empty() && s >= def.before) return Error::invalid(path, "must be before " + def.before);
     return Value(std::move(s));
   }
   if (t == "DURATION") {
     AGENT_ASSIGN_OR_RETURN(std::string s, as_text(v, path, "a duration"));
     auto d = parse_duration(s);
-    if (!d.ok()) return invalid(path, d.error().message());
+    if (!d.ok()) return Error::invalid(path, d.error().message());
     if (!def.min_duration.empty()) {
       auto m = parse_duration(def.min_duration);
-      if (m.ok() && *d < *m) return invalid(path, "must be at least " + def.min_duration);
+      if (m.ok() && *d < *m) return Error::invalid(path, "must be at least " + def.min_duration);
     }
     if (!def.max_duration.empty()) {
       auto m = parse_duration(def.max_duration);
-      if (m.ok() && *d > *m) return invalid(path, "must be at most " + def.max_duration);
+      if (m.ok() && *d > *m) return Error::invalid(path, "must be at most " + def.max_duration);
     }
     return Value(std::move(s));
   }
   if (t == "JSON") {
     if (!v.is_string()) return v;
     auto parsed = template_::parse_json(v.as_string());
-    if (!parsed.ok()) return invalid(path, "not valid JSON: " + parsed.error().message());
+    if (!parsed.ok()) return Error::invalid(path, "not valid JSON: " + parsed.error().message());
     return parsed;
   }
   if (t == "URI") {
     AGENT_ASSIGN_OR_RETURN(std::string s, as_text(v, path, "a URI"));
     static const std::regex kUri(R"(^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$)");
-    if (!std::regex_match(s, kUri)) return invalid(path, "'" + s + "' is not a URI");
+    if (!std::regex_match(s, kUri)) return Error::invalid(path, "'" + s + "' is not a URI");
     return Value(std::move(s));
   }
   if (t == "SELECT") {
@@ -227,7 +223,7 @@ Result<Value> coerce(const InputDef& def, const Value& v, const FileInputStore& 
         std::find(def.values.begin(), def.values.end(), s) == def.values.end()) {
       std::string list;
       for (const auto& x : def.values) list += (list.empty() ? "" : ", ") + x;
-      return invalid(path, "'" + s + "' is not one of: " + list);
+      return Error::invalid(path, "'" + s + "' is not one of: " + list);
     }
     return Value(std::move(s));
   }
@@ -250,14 +246,14 @@ Result<Value> coerce(const InputDef& def, const Value& v, const FileInputStore& 
         list = Value(std::move(items));
       }
     }
-    if (!list.is_list()) return invalid(path, "expected a list");
+    if (!list.is_list()) return Error::invalid(path, "expected a list");
     Value::List out;
     for (const auto& item : list.as_list()) {
       if (t == "MULTISELECT") {
         std::string s = item.is_string() ? item.as_string() : template_::to_output(item);
         if (!def.allow_custom_value &&
             std::find(def.values.begin(), def.values.end(), s) == def.values.end()) {
-          return invalid(path, "'" + s + "' is not one of the allowed values");
+          return Error::invalid(path, "'" + s + "' is not one of the allowed values");
         }
         out.emplace_back(std::move(s));
       } else if (def.item_type.empty() || def.item_type == "STRING") {
@@ -274,7 +270,7 @@ Result<Value> coerce(const InputDef& def, const Value& v, const FileInputStore& 
   if (t == "FILE") {
     if (v.is_string()) {
       if (!v.as_string().starts_with("kestra://")) {
-        return invalid(path, "a FILE input is a kestra:// URI or an upload "
+        return Error::invalid(path, "a FILE input is a kestra:// URI or an upload "
                              "({\"filename\", \"contentBase64\"}; runnerctl: --input " +
                                  def.id + "=@path)");
       }
@@ -284,18 +280,18 @@ Result<Value> coerce(const InputDef& def, const Value& v, const FileInputStore& 
     const Value* content = v.find("contentBase64");
     if (!v.is_map() || name == nullptr || content == nullptr || !name->is_string() ||
         !content->is_string() || v.as_map().size() != 2) {
-      return invalid(path, "an upload is {\"filename\": \"...\", \"contentBase64\": \"...\"}");
+      return Error::invalid(path, "an upload is {\"filename\": \"...\", \"contentBase64\": \"...\"}");
     }
     const std::string& fname = name->as_string();
     if (fname.empty() || fname.find('/') != std::string::npos || fname == "." || fname == "..") {
-      return invalid(path + ".filename", "must be a plain file name");
+      return Error::invalid(path + ".filename", "must be a plain file name");
     }
     AGENT_ASSIGN_OR_RETURN(std::string bytes, base64_decode(content->as_string()));
-    if (!store) return invalid(path, "file inputs cannot be stored here");
+    if (!store) return Error::invalid(path, "file inputs cannot be stored here");
     AGENT_ASSIGN_OR_RETURN(std::string uri, store(def.id, fname, bytes));
     return Value(std::move(uri));
   }
-  return invalid(path, "unsupported input type " + t);
+  return Error::invalid(path, "unsupported input type " + t);
 }
 
 }  // namespace
@@ -328,7 +324,7 @@ Result<std::vector<InputDef>> parse_inputs(json::Element inputs, std::string_vie
       } else if (key == "type") {
         AGENT_ASSIGN_OR_RETURN(def.type, json::as_string(v, fpath));
         if (std::find(kTypes.begin(), kTypes.end(), def.type) == kTypes.end()) {
-          return invalid(fpath, "unknown input type '" + def.type + "' (expected one of " +
+          return Error::invalid(fpath, "unknown input type '" + def.type + "' (expected one of " +
                                     type_list() + ")");
         }
         if (def.type == "ENUM") {
@@ -371,13 +367,13 @@ Result<std::vector<InputDef>> parse_inputs(json::Element inputs, std::string_vie
                  key == "expression" || key == "isRadio" || key == "allowedFileExtensions") {
         continue;  // UI-only properties of Kestra's inputs: no effect on a worker
       } else {
-        return invalid(fpath, "unknown input property");
+        return Error::invalid(fpath, "unknown input property");
       }
     }
-    if (def.id.empty()) return invalid(json::join(ipath, "id"), "required property missing");
-    if (!has_type) return invalid(json::join(ipath, "type"), "required property missing");
+    if (def.id.empty()) return Error::invalid(json::join(ipath, "id"), "required property missing");
+    if (!has_type) return Error::invalid(json::join(ipath, "type"), "required property missing");
     for (const auto& other : out) {
-      if (other.id == def.id) return invalid(json::join(ipath, "id"), "duplicate input id '" + def.id + "'");
+      if (other.id == def.id) return Error::invalid(json::join(ipath, "id"), "duplicate input id '" + def.id + "'");
     }
     if (!def.validator.empty()) {
       // std::regex reports a bad pattern by throwing; check it without exceptions
@@ -388,11 +384,11 @@ Result<std::vector<InputDef>> parse_inputs(json::Element inputs, std::string_vie
       } catch (const std::regex_error&) {
         ok = false;
       }
-      if (!ok) return invalid(json::join(ipath, "validator"), "invalid regular expression");
+      if (!ok) return Error::invalid(json::join(ipath, "validator"), "invalid regular expression");
     }
     if ((def.type == "SELECT" || def.type == "MULTISELECT") && def.values.empty() &&
         !def.allow_custom_value) {
-      return invalid(json::join(ipath, "values"), "a " + def.type + " input needs values");
+      return Error::invalid(json::join(ipath, "values"), "a " + def.type + " input needs values");
     }
     out.push_back(std::move(def));
   }
@@ -408,7 +404,7 @@ Result<Value> resolve_inputs(const std::vector<InputDef>& defs, const Value& sup
       if (!known) {
         std::string list;
         for (const auto& d : defs) list += (list.empty() ? "" : ", ") + d.id;
-        return invalid("inputs." + k, "the flow declares no input '" + k + "'" +
+        return Error::invalid("inputs." + k, "the flow declares no input '" + k + "'" +
                                           (list.empty() ? std::string(" (it has no inputs)")
                                                         : " (declared: " + list + ")"));
       }
@@ -422,7 +418,7 @@ Result<Value> resolve_inputs(const std::vector<InputDef>& defs, const Value& sup
       if (def.defaults && !def.defaults->is_null()) {
         given = &*def.defaults;
       } else if (def.required) {
-        return invalid(path, "required input missing");
+        return Error::invalid(path, "required input missing");
       } else {
         out.emplace_back(def.id, Value());
         continue;

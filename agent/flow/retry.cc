@@ -18,10 +18,6 @@ Result<milliseconds> duration_field(json::Element e, const std::string& path) {
   return *d;
 }
 
-Error invalid(std::string path, std::string msg) {
-  return Error(Errc::kInvalidArgument, std::move(msg), std::move(path));
-}
-
 }  // namespace
 
 Result<RetryPolicy> parse_retry(json::Element e, std::string_view path_view,
@@ -31,7 +27,7 @@ Result<RetryPolicy> parse_retry(json::Element e, std::string_view path_view,
   RetryPolicy p;
   json::Element v;
   if (obj["type"].get(v) != simdjson::SUCCESS) {
-    return invalid(json::join(path, "type"), "required property missing (constant, exponential or random)");
+    return Error::invalid(json::join(path, "type"), "required property missing (constant, exponential or random)");
   }
   AGENT_ASSIGN_OR_RETURN(std::string type, json::as_string(v, json::join(path, "type")));
   if (type == "constant") {
@@ -41,7 +37,7 @@ Result<RetryPolicy> parse_retry(json::Element e, std::string_view path_view,
   } else if (type == "random") {
     p.type = RetryPolicy::Type::kRandom;
   } else {
-    return invalid(json::join(path, "type"),
+    return Error::invalid(json::join(path, "type"),
                    "expected constant, exponential or random, found '" + type + "'");
   }
   bool has_interval = false, has_max_interval = false, has_min_interval = false;
@@ -52,7 +48,7 @@ Result<RetryPolicy> parse_retry(json::Element e, std::string_view path_view,
       continue;  // behavior: RETRY_FAILED_TASK is the only one that applies to one agent
     } else if (key == "maxAttempts" || key == "maxAttempt") {
       AGENT_ASSIGN_OR_RETURN(int64_t n, json::as_int(field.value, fpath));
-      if (n < 1) return invalid(fpath, "must be at least 1");
+      if (n < 1) return Error::invalid(fpath, "must be at least 1");
       p.max_attempts = static_cast<int>(std::min<int64_t>(n, 1000000));
       if (key == "maxAttempt" && warnings != nullptr) {
         warnings->push_back("retry property 'maxAttempt' is deprecated; write 'maxAttempts'");
@@ -73,35 +69,35 @@ Result<RetryPolicy> parse_retry(json::Element e, std::string_view path_view,
       if (field.value.get_double().get(f) != simdjson::SUCCESS) {
         return json::type_error(fpath, "a number", field.value);
       }
-      if (!(f >= 1.0)) return invalid(fpath, "must be at least 1");
+      if (!(f >= 1.0)) return Error::invalid(fpath, "must be at least 1");
       p.delay_factor = f;
     } else if (key == "warningOnRetry") {
       AGENT_ASSIGN_OR_RETURN(p.warning_on_retry, json::as_bool(field.value, fpath));
     } else {
-      return invalid(fpath, "unknown retry property");
+      return Error::invalid(fpath, "unknown retry property");
     }
   }
   if (!p.max_attempts && !p.max_duration) {
-    return invalid(path, "a retry needs maxAttempts or maxDuration");
+    return Error::invalid(path, "a retry needs maxAttempts or maxDuration");
   }
   switch (p.type) {
     case RetryPolicy::Type::kConstant:
-      if (!has_interval) return invalid(json::join(path, "interval"), "required for a constant retry");
+      if (!has_interval) return Error::invalid(json::join(path, "interval"), "required for a constant retry");
       break;
     case RetryPolicy::Type::kExponential:
-      if (!has_interval) return invalid(json::join(path, "interval"), "required for an exponential retry");
+      if (!has_interval) return Error::invalid(json::join(path, "interval"), "required for an exponential retry");
       if (!has_max_interval) {
-        return invalid(json::join(path, "maxInterval"), "required for an exponential retry");
+        return Error::invalid(json::join(path, "maxInterval"), "required for an exponential retry");
       }
       if (p.interval > p.max_interval) {
-        return invalid(json::join(path, "interval"), "must not be longer than maxInterval");
+        return Error::invalid(json::join(path, "interval"), "must not be longer than maxInterval");
       }
       break;
     case RetryPolicy::Type::kRandom:
-      if (!has_min_interval) return invalid(json::join(path, "minInterval"), "required for a random retry");
-      if (!has_max_interval) return invalid(json::join(path, "maxInterval"), "required for a random retry");
+      if (!has_min_interval) return Error::invalid(json::join(path, "minInterval"), "required for a random retry");
+      if (!has_max_interval) return Error::invalid(json::join(path, "maxInterval"), "required for a random retry");
       if (p.min_interval > p.max_interval) {
-        return invalid(json::join(path, "minInterval"), "must not be longer than maxInterval");
+        return Error::invalid(json::join(path, "minInterval"), "must not be longer than maxInterval");
       }
       break;
   }

@@ -17,16 +17,12 @@ using agent::Error;
 using agent::Errc;
 using agent::json::Element;
 
-Error invalid(std::string path, std::string message) {
-  return Error(Errc::kInvalidArgument, std::move(message), std::move(path));
-}
-
 agent::Result<int64_t> size_value(Element e, const std::string& path) {
   int64_t n;
   if (e.get_int64().get(n) == simdjson::SUCCESS) return n;
   AGENT_ASSIGN_OR_RETURN(std::string text, agent::json::as_string(e, path));
   auto parsed = agent::parse_size(text);
-  if (!parsed.ok()) return invalid(path, parsed.error().message());
+  if (!parsed.ok()) return Error::invalid(path, parsed.error().message());
   return parsed;
 }
 
@@ -39,7 +35,7 @@ agent::Result<E> enum_value(Element e, const std::string& path,
     if (s == name) return v;
     list += (list.empty() ? "" : ", ") + std::string(name);
   }
-  return invalid(path, "expected one of " + list + ", found '" + s + "'");
+  return Error::invalid(path, "expected one of " + list + ", found '" + s + "'");
 }
 
 }  // namespace
@@ -50,7 +46,7 @@ agent::Result<Options> parse_options(std::string_view runner_json) {
   simdjson::dom::parser parser;
   Element doc;
   if (parser.parse(runner_json.data(), runner_json.size()).get(doc) != simdjson::SUCCESS) {
-    return invalid("", "taskRunner is not valid JSON");
+    return Error::invalid("", "taskRunner is not valid JSON");
   }
   AGENT_ASSIGN_OR_RETURN(agent::json::Object obj, agent::json::as_object(doc, ""));
   for (auto field : obj) {
@@ -61,7 +57,7 @@ agent::Result<Options> parse_options(std::string_view runner_json) {
     } else if (key == "host") {
       AGENT_ASSIGN_OR_RETURN(o.host, agent::json::as_string(v, key));
       if (!o.host.starts_with("unix://") && !o.host.starts_with("/")) {
-        return invalid(key, "only Unix sockets are supported (unix:///var/run/docker.sock or a path), "
+        return Error::invalid(key, "only Unix sockets are supported (unix:///var/run/docker.sock or a path), "
                             "found '" + o.host + "'");
       }
     } else if (key == "image") {
@@ -96,7 +92,7 @@ agent::Result<Options> parse_options(std::string_view runner_json) {
       AGENT_ASSIGN_OR_RETURN(agent::json::Object cpu, agent::json::as_object(v, key));
       for (auto c : cpu) {
         std::string cpath = key + "." + std::string(c.key);
-        if (c.key != "cpus") return invalid(cpath, "unknown property (cpu takes cpus)");
+        if (c.key != "cpus") return Error::invalid(cpath, "unknown property (cpu takes cpus)");
         double d;
         if (c.value.get_double().get(d) != simdjson::SUCCESS) {
           int64_t n;
@@ -105,7 +101,7 @@ agent::Result<Options> parse_options(std::string_view runner_json) {
           }
           d = static_cast<double>(n);
         }
-        if (!(d > 0)) return invalid(cpath, "must be more than 0");
+        if (!(d > 0)) return Error::invalid(cpath, "must be more than 0");
         o.cpus = d;
       }
     } else if (key == "memory") {
@@ -126,7 +122,7 @@ agent::Result<Options> parse_options(std::string_view runner_json) {
           AGENT_ASSIGN_OR_RETURN(bool b, agent::json::as_bool(m.value, mpath));
           o.oom_kill_disable = b;
         } else {
-          return invalid(mpath, "unknown property (memory, memorySwap, memorySwappiness, "
+          return Error::invalid(mpath, "unknown property (memory, memorySwap, memorySwappiness, "
                                 "memoryReservation, kernelMemory, oomKillDisable)");
         }
       }
@@ -146,10 +142,10 @@ agent::Result<Options> parse_options(std::string_view runner_json) {
     } else if (key == "killGracePeriod") {
       AGENT_ASSIGN_OR_RETURN(std::string text, agent::json::as_string(v, key));
       auto d = agent::parse_duration(text);
-      if (!d.ok()) return invalid(key, d.error().message());
+      if (!d.ok()) return Error::invalid(key, d.error().message());
       o.kill_grace = *d;
     } else {
-      return invalid(key, "unknown property of the Docker runner");
+      return Error::invalid(key, "unknown property of the Docker runner");
     }
   }
   return o;
@@ -169,7 +165,7 @@ agent::Result<DeviceRequests> read_device_requests(std::string_view json) {
   simdjson::dom::parser parser;
   Element doc;
   if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) {
-    return invalid("deviceRequests", "not valid JSON");
+    return Error::invalid("deviceRequests", "not valid JSON");
   }
   simdjson::dom::array entries;
   if (doc.get_array().get(entries) != simdjson::SUCCESS) {
@@ -191,7 +187,7 @@ agent::Result<DeviceRequests> read_device_requests(std::string_view json) {
         AGENT_ASSIGN_OR_RETURN(driver, agent::json::as_string(f.value, fpath));
       } else if (same_key(f.key, "count")) {
         AGENT_ASSIGN_OR_RETURN(count, agent::json::as_int(f.value, fpath));
-        if (count < -1) return invalid(fpath, "must be a number of devices, or -1 for all of them");
+        if (count < -1) return Error::invalid(fpath, "must be a number of devices, or -1 for all of them");
         has_count = count != 0;
       } else if (same_key(f.key, "deviceIds")) {
         AGENT_ASSIGN_OR_RETURN(ids, agent::json::as_string_list(f.value, fpath));
@@ -209,12 +205,12 @@ agent::Result<DeviceRequests> read_device_requests(std::string_view json) {
       } else if (same_key(f.key, "options")) {
         AGENT_TRY(agent::json::as_object(f.value, fpath));
       } else {
-        return invalid(fpath, "unknown property (a device request takes driver, count, deviceIds, "
+        return Error::invalid(fpath, "unknown property (a device request takes driver, count, deviceIds, "
                               "capabilities, options)");
       }
     }
     if (has_count && !ids.empty()) {
-      return invalid(path + ".deviceIds", "give either count or deviceIds, not both");
+      return Error::invalid(path + ".deviceIds", "give either count or deviceIds, not both");
     }
     gpu = gpu || driver == "nvidia";
     if (!gpu) {
@@ -224,7 +220,7 @@ agent::Result<DeviceRequests> read_device_requests(std::string_view json) {
     if (!d.gpu) d.gpu_driver = driver;
     d.gpu = true;
     if ((by_count && !ids.empty()) || (!d.gpu_ids.empty() && has_count)) {
-      return invalid(path, "GPUs asked both by count and by deviceIds across entries: use one way");
+      return Error::invalid(path, "GPUs asked both by count and by deviceIds across entries: use one way");
     }
     if (has_count) {
       by_count = true;

@@ -18,17 +18,13 @@ using agent::Errc;
 using agent::Error;
 using agent::json::Element;
 
-Error invalid(std::string path, std::string message) {
-  return Error(Errc::kInvalidArgument, std::move(message), std::move(path));
-}
-
 Error unknown(std::string path, std::string_view key, std::initializer_list<std::string_view> known,
               std::string_view what) {
   std::string close = agent::flow::did_you_mean(key, known);
-  if (!close.empty()) return invalid(std::move(path), "unknown property; did you mean '" + close + "'?");
+  if (!close.empty()) return Error::invalid(std::move(path), "unknown property; did you mean '" + close + "'?");
   std::string list;
   for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-  return invalid(std::move(path), "unknown property (" + std::string(what) + " takes " + list + ")");
+  return Error::invalid(std::move(path), "unknown property (" + std::string(what) + " takes " + list + ")");
 }
 
 // A number, or a string holding one ("1.5").
@@ -43,7 +39,7 @@ agent::Result<double> number_value(Element e, const std::string& path) {
     char* end = nullptr;
     d = std::strtod(text.c_str(), &end);
     if (!text.empty() && end == text.c_str() + text.size() && std::isfinite(d)) return d;
-    return invalid(path, "expected a number of CPUs, found '" + text + "'");
+    return Error::invalid(path, "expected a number of CPUs, found '" + text + "'");
   }
   return agent::json::type_error(path, "a number of CPUs", e);
 }
@@ -54,7 +50,7 @@ agent::Result<int64_t> memory_value(Element e, const std::string& path) {
   std::string_view s;
   if (e.get_string().get(s) != simdjson::SUCCESS) return agent::json::type_error(path, "a size", e);
   auto parsed = agent::parse_size(s, agent::SizeUnits::kExact);
-  if (!parsed.ok()) return invalid(path, parsed.error().message());
+  if (!parsed.ok()) return Error::invalid(path, parsed.error().message());
   return parsed;
 }
 
@@ -68,35 +64,35 @@ agent::Status read_resources(Element v, agent::runner::ResourceRequest& r) {
     Element e = field.value;
     if (key == "cpus") {
       AGENT_ASSIGN_OR_RETURN(double cpus, number_value(e, path));
-      if (!(cpus > 0)) return invalid(path, "must be more than 0");
-      if (cpus > 1024) return invalid(path, "must be at most 1024");
+      if (!(cpus > 0)) return Error::invalid(path, "must be more than 0");
+      if (cpus > 1024) return Error::invalid(path, "must be at most 1024");
       // cpu.max takes a quota of at least 1 ms per 100 ms period.
-      if (cpus < 0.01) return invalid(path, "must be at least 0.01 (the kernel's smallest CPU quota)");
+      if (cpus < 0.01) return Error::invalid(path, "must be at least 0.01 (the kernel's smallest CPU quota)");
       r.millicpus = std::llround(cpus * 1000);
     } else if (key == "memory") {
       AGENT_ASSIGN_OR_RETURN(int64_t bytes, memory_value(e, path));
-      if (bytes < (1 << 20)) return invalid(path, "must be at least 1 MiB");
+      if (bytes < (1 << 20)) return Error::invalid(path, "must be at least 1 MiB");
       r.memory_bytes = bytes;
     } else if (key == "pids") {
       AGENT_ASSIGN_OR_RETURN(int64_t pids, agent::json::as_int(e, path));
-      if (pids < 1) return invalid(path, "must be at least 1");
+      if (pids < 1) return Error::invalid(path, "must be at least 1");
       r.pids = pids;
     } else if (key == "gpus") {
       AGENT_ASSIGN_OR_RETURN(int64_t gpus, agent::json::as_int(e, path));
-      if (gpus < -1 || gpus > 4096) return invalid(path, "must be a number of GPUs, or -1 for all of them");
-      if (!r.gpu_ids.empty()) return invalid(path, "give either gpus or gpuIds, not both");
+      if (gpus < -1 || gpus > 4096) return Error::invalid(path, "must be a number of GPUs, or -1 for all of them");
+      if (!r.gpu_ids.empty()) return Error::invalid(path, "give either gpus or gpuIds, not both");
       r.gpus = static_cast<int>(gpus);
       has_gpus = true;
     } else if (key == "gpuIds") {
       AGENT_ASSIGN_OR_RETURN(std::vector<std::string> ids, agent::json::as_string_list(e, path));
-      if (has_gpus) return invalid(path, "give either gpus or gpuIds, not both");
-      if (ids.empty()) return invalid(path, "must name at least one GPU");
+      if (has_gpus) return Error::invalid(path, "give either gpus or gpuIds, not both");
+      if (ids.empty()) return Error::invalid(path, "must name at least one GPU");
       std::set<std::string> seen;
       for (size_t i = 0; i < ids.size(); i++) {
         std::string ipath = agent::json::index(path, i);
-        if (ids[i].empty()) return invalid(ipath, "a GPU id cannot be empty");
-        if (ids[i].find(',') != std::string::npos) return invalid(ipath, "a GPU id cannot hold ','");
-        if (!seen.insert(ids[i]).second) return invalid(ipath, "GPU '" + ids[i] + "' is named twice");
+        if (ids[i].empty()) return Error::invalid(ipath, "a GPU id cannot be empty");
+        if (ids[i].find(',') != std::string::npos) return Error::invalid(ipath, "a GPU id cannot hold ','");
+        if (!seen.insert(ids[i]).second) return Error::invalid(ipath, "GPU '" + ids[i] + "' is named twice");
       }
       r.gpu_ids = std::move(ids);
     } else {
@@ -114,7 +110,7 @@ agent::Result<agent::runner::ResourceRequest> parse_process_runner(std::string_v
   simdjson::dom::parser parser;
   Element doc;
   if (parser.parse(runner_json.data(), runner_json.size()).get(doc) != simdjson::SUCCESS) {
-    return invalid("", "taskRunner is not valid JSON");
+    return Error::invalid("", "taskRunner is not valid JSON");
   }
   simdjson::dom::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS) return r;
@@ -125,7 +121,7 @@ agent::Result<agent::runner::ResourceRequest> parse_process_runner(std::string_v
       continue;
     }
     std::string close = agent::flow::did_you_mean(field.key, {"resources"});
-    return invalid(std::string(field.key),
+    return Error::invalid(std::string(field.key),
                    close.empty() ? "unknown property: the Process runner takes only 'type' and "
                                    "'resources' (a runnerd extension)"
                                  : "unknown property; did you mean 'resources'?");

@@ -7,33 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
 #include <sstream>
 
+#include "runners/process/control_files.h"
+
 namespace runners::process {
-
-namespace {
-
-bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
-
-agent::Status write_file(const std::string& path, std::string_view data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return agent::Error::from_errno(errno, "opening " + path);
-  ssize_t n = write(fd, data.data(), data.size());
-  int e = errno;
-  close(fd);
-  if (n < 0) return agent::Error::from_errno(e, "writing " + path);
-  return {};
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 agent::Status CgroupRoot::init(const std::string& name) {
   std::string mount;

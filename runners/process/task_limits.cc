@@ -7,8 +7,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
+
+#include "runners/process/control_files.h"
 
 namespace runners::process {
 
@@ -18,34 +19,6 @@ constexpr const char* kNames[3] = {"cpu", "memory", "pids"};
 constexpr const char* kProperty[3] = {"taskRunner.resources.cpus", "taskRunner.resources.memory",
                                       "taskRunner.resources.pids"};
 constexpr int64_t kCpuPeriodUs = 100000;
-
-bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// `err`, when given, receives the errno of a failure (0 on success).
-agent::Status write_file(const std::string& path, std::string_view data, int* err = nullptr) {
-  if (err != nullptr) *err = 0;
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    if (err != nullptr) *err = e;
-    return agent::Error::from_errno(e, "opening " + path);
-  }
-  ssize_t n = write(fd, data.data(), data.size());
-  int e = errno;
-  close(fd);
-  if (n < 0) {
-    if (err != nullptr) *err = e;
-    return agent::Error::from_errno(e, "writing '" + std::string(data) + "' to " + path);
-  }
-  return {};
-}
 
 std::vector<std::string> words(const std::string& text, char sep) {
   std::vector<std::string> out;

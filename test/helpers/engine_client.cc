@@ -13,7 +13,9 @@ size_t on_body(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-std::string escape(const std::string& s) {
+}  // namespace
+
+std::string url_escape(const std::string& s) {
   std::string out;
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (unsigned char c : s) {
@@ -28,8 +30,6 @@ std::string escape(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
 std::string test_engine_socket() {
   const char* env = std::getenv("RUNNERD_TEST_DOCKER_HOST");
   std::string host = env != nullptr && *env != '\0' ? env : "/tmp/runnerd-podman/podman.sock";
@@ -38,11 +38,15 @@ std::string test_engine_socket() {
 }
 
 EngineAnswer engine_call(const std::string& method, const std::string& path, const std::string& body) {
+  return engine_call_on(test_engine_socket(), method, path, body);
+}
+
+EngineAnswer engine_call_on(const std::string& socket, const std::string& method, const std::string& path,
+                            const std::string& body) {
   EngineAnswer a;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return a;
   std::string url = "http://docker/v1.41" + path;
-  std::string socket = test_engine_socket();
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -62,6 +66,12 @@ EngineAnswer engine_call(const std::string& method, const std::string& path, con
   return a;
 }
 
+std::string docker_agent_config() {
+  return "killGracePeriod: PT2S\n"
+         "docker:\n"
+         "  host: unix://" + test_engine_socket() + "\n";
+}
+
 std::optional<std::string> engine_missing() {
   EngineAnswer a = engine_call("GET", "/version");
   if (a.status == 200) return std::nullopt;
@@ -70,21 +80,30 @@ std::optional<std::string> engine_missing() {
 }
 
 std::optional<Message> containers_with_label(const std::string& key, const std::string& value) {
+  return containers_with_label_on(test_engine_socket(), key, value);
+}
+
+std::optional<Message> containers_with_label_on(const std::string& socket, const std::string& key,
+                                                const std::string& value) {
   std::string filters = "{\"label\":[\"" + key + "=" + value + "\"]}";
-  EngineAnswer a = engine_call("GET", "/containers/json?all=1&filters=" + escape(filters));
+  EngineAnswer a = engine_call_on(socket, "GET", "/containers/json?all=1&filters=" + url_escape(filters));
   if (a.status != 200) return std::nullopt;
   return parse_message(a.body);
 }
 
 void remove_containers_with_label(const std::string& key, const std::string& value) {
-  auto list = containers_with_label(key, value);
+  remove_containers_with_label_on(test_engine_socket(), key, value);
+}
+
+void remove_containers_with_label_on(const std::string& socket, const std::string& key, const std::string& value) {
+  auto list = containers_with_label_on(socket, key, value);
   if (!list) return;
   simdjson::dom::array arr;
   if (list->root.get_array().get(arr) != simdjson::SUCCESS) return;
   for (auto c : arr) {
     std::string_view id;
     if (c["Id"].get_string().get(id) == simdjson::SUCCESS) {
-      engine_call("DELETE", "/containers/" + std::string(id) + "?force=1&v=1");
+      engine_call_on(socket, "DELETE", "/containers/" + std::string(id) + "?force=1&v=1");
     }
   }
 }

@@ -20,14 +20,26 @@ struct EngineAnswer {
 };
 
 EngineAnswer engine_call(const std::string& method, const std::string& path, const std::string& body = "");
+// The same on another engine's socket (a test's own service: engine_service.h).
+EngineAnswer engine_call_on(const std::string& socket, const std::string& method, const std::string& path,
+                            const std::string& body = "");
+// Percent-encodes a query parameter's value.
+std::string url_escape(const std::string& s);
+
+// An agent configuration whose Docker runner uses the test engine, ending in
+// its `docker:` block (more of its keys may be appended, indented by two).
+std::string docker_agent_config();
 
 // Whether the engine answers; else a message saying how to start it.
 std::optional<std::string> engine_missing();
 
 // The containers (all states) carrying label `key=value`, as parsed JSON.
 std::optional<Message> containers_with_label(const std::string& key, const std::string& value);
+std::optional<Message> containers_with_label_on(const std::string& socket, const std::string& key,
+                                                const std::string& value);
 
 // Removes every container carrying `key=value` (force).
 void remove_containers_with_label(const std::string& key, const std::string& value);
+void remove_containers_with_label_on(const std::string& socket, const std::string& key, const std::string& value);
 
 }  // namespace test

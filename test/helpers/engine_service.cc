@@ -1,6 +1,5 @@
 #include "test/helpers/engine_service.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,26 +20,6 @@ extern char** environ;
 namespace test {
 
 namespace {
-
-size_t on_body(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-std::string escape(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 // The configuration scripts/setup-podman.sh gives the shared service: what
 // this host needs (runc, cgroupfs, no default ulimits).
@@ -124,42 +103,19 @@ bool EngineService::answers() const { return call("GET", "/version").status == 2
 
 EngineAnswer EngineService::call(const std::string& method, const std::string& path,
                                  const std::string& body) const {
-  EngineAnswer a;
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return a;
-  std::string url = "http://docker/v1.41" + path;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a.body);
-  struct curl_slist* headers = nullptr;
-  if (!body.empty() || method == "POST") {
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return a;
+  return engine_call_on(socket_, method, path, body);
 }
 
 std::optional<Message> EngineService::containers_with_label(const std::string& key,
                                                             const std::string& value) const {
-  std::string filters = "{\"label\":[\"" + key + "=" + value + "\"]}";
-  EngineAnswer a = call("GET", "/containers/json?all=1&filters=" + escape(filters));
-  if (a.status != 200) return std::nullopt;
-  return parse_message(a.body);
+  return containers_with_label_on(socket_, key, value);
 }
 
 int EngineService::count_events(const std::string& action, const std::string& key, const std::string& value,
                                 long since_unix) const {
   std::string filters = "{\"label\":[\"" + key + "=" + value + "\"]}";
   EngineAnswer a = call("GET", "/events?stream=false&since=" + std::to_string(since_unix) +
-                                   "&until=" + std::to_string(time(nullptr) + 1) + "&filters=" + escape(filters));
+                                   "&until=" + std::to_string(time(nullptr) + 1) + "&filters=" + url_escape(filters));
   if (a.status != 200) return -1;
   int n = 0;
   std::istringstream in(a.body);
@@ -172,16 +128,7 @@ int EngineService::count_events(const std::string& action, const std::string& ke
 }
 
 void EngineService::remove_containers_with_label(const std::string& key, const std::string& value) const {
-  auto list = containers_with_label(key, value);
-  if (!list) return;
-  simdjson::dom::array arr;
-  if (list->root.get_array().get(arr) != simdjson::SUCCESS) return;
-  for (auto c : arr) {
-    std::string_view id;
-    if (c["Id"].get_string().get(id) == simdjson::SUCCESS) {
-      call("DELETE", "/containers/" + std::string(id) + "?force=1&v=1");
-    }
-  }
+  remove_containers_with_label_on(socket_, key, value);
 }
 
 std::string EngineService::log() const {

@@ -13,29 +13,25 @@
 #include <gtest/gtest.h>
 
 #include "test/helpers/agent_harness.h"
+#include "test/helpers/proc_probe.h"
 
 namespace {
 
+using test::lines_in;
+
 using namespace std::chrono_literals;
 
-constexpr const char* kConfig = "defaultRunner: io.kestra.plugin.core.runner.Process\n";
+constexpr const char* kCrashConfig = "defaultRunner: io.kestra.plugin.core.runner.Process\n";
 constexpr int kRounds = 3;  // per point; the soak's crash loop adds random points
 
 class CrashPoint : public ::testing::TestWithParam<const char*> {};
-
-int lines_in(const std::string& path) {
-  std::ifstream in(path);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) n++;
-  return n;
-}
 
 TEST_P(CrashPoint, TheExecutionEndsOnceAfterARestart) {
   const std::string point = GetParam();
   for (int round = 0; round < kRounds; round++) {
     SCOPED_TRACE("round " + std::to_string(round));
     setenv("RUNNERD_CRASH_AT", point.c_str(), 1);
-    auto agent = test::AgentProcess::start(RUNNERD_BIN, kConfig);
+    auto agent = test::AgentProcess::start(RUNNERD_BIN, kCrashConfig);
     unsetenv("RUNNERD_CRASH_AT");
     ASSERT_TRUE(agent);
     const std::string effects = agent->dir() + "/effects";
@@ -54,7 +50,7 @@ TEST_P(CrashPoint, TheExecutionEndsOnceAfterARestart) {
     ASSERT_TRUE(status) << "the agent never reached crash point " << point;
     ASSERT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL) << agent->log();
 
-    auto again = test::AgentProcess::start(RUNNERD_BIN, kConfig, agent->state_dir());
+    auto again = test::AgentProcess::start(RUNNERD_BIN, kCrashConfig, agent->state_dir());
     ASSERT_TRUE(again);
     test::Client c(again->socket());
     auto r = c.call(req);

@@ -20,9 +20,7 @@
 namespace {
 
 std::string config(bool volumes_enabled) {
-  return "killGracePeriod: PT2S\n"
-         "docker:\n"
-         "  host: unix://" + test::test_engine_socket() + "\n"
+  return test::docker_agent_config() +
          "  pullAttempts: 2\n"
          "  pullBackoff: PT0.1S\n" +
          std::string(volumes_enabled ? "  volumesEnabled: true\n" : "");

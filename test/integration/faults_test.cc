@@ -36,8 +36,14 @@
 #include "test/helpers/engine_service.h"
 #include "test/helpers/flow_test.h"
 #include "test/helpers/http_test_server.h"
+#include "test/helpers/proc_probe.h"
 
 namespace {
+
+using test::read_text;
+using test::cpu_ticks;
+using test::fd_count;
+using test::wait_dead;
 
 using namespace std::chrono_literals;
 using test::AgentProcess;
@@ -50,13 +56,6 @@ constexpr bool kSanitized = agent::kAddressSanitizer || agent::kThreadSanitizer;
 
 // ---- what the tests measure of the agent ----
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A "Key:   123 kB" field of /proc/<pid>/status or smaps_rollup, in KiB.
 int64_t proc_kb(pid_t pid, const std::string& file, const std::string& key) {
   std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/" + file));
@@ -65,22 +64,6 @@ int64_t proc_kb(pid_t pid, const std::string& file, const std::string& key) {
     if (line.rfind(key + ":", 0) == 0) return std::atoll(line.c_str() + key.size() + 1);
   }
   return -1;
-}
-
-// utime + stime of a process, in clock ticks.
-int64_t cpu_ticks(pid_t pid) {
-  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return -1;
-  std::istringstream in(stat.substr(paren + 2));
-  std::string field;
-  int64_t utime = 0, stime = 0;
-  // Fields from 3 (state) on; utime is field 14, stime 15.
-  for (int i = 3; i <= 15 && in >> field; i++) {
-    if (i == 14) utime = std::atoll(field.c_str());
-    if (i == 15) stime = std::atoll(field.c_str());
-  }
-  return utime + stime;
 }
 
 // "fd -> target" of every open fd of a process.
@@ -93,16 +76,6 @@ std::set<std::string> fd_targets(pid_t pid) {
     out.insert(it->path().filename().string() + " -> " + std::filesystem::read_symlink(it->path(), ec2).string());
   }
   return out;
-}
-
-int fd_count(pid_t pid) {
-  int n = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    n++;
-  }
-  return n;
 }
 
 // The processes whose parent is `pid`.
@@ -131,10 +104,6 @@ bool reset_peak_rss(pid_t pid) {
   out << "5";
   out.flush();
   return static_cast<bool>(out);
-}
-
-void figure(const std::string& name, double value, const std::string& unit) {
-  std::cout << "faults: " << name << " " << value << " " << unit << std::endl;
 }
 
 // test/soak/flood_writer.c, built into `dir`.
@@ -298,7 +267,7 @@ TEST_F(EngineFaults, AContainerOutlivesAnEngineKilledUnderItAndEndsWithItsRealEx
   engine_->kill9();
   std::this_thread::sleep_for(1s);
   ASSERT_TRUE(engine_->restart());
-  figure("engine_outage", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), "s");
+  test::figure("faults", "engine_outage", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), "s");
   EXPECT_EQ(container_state(id), "running");
   std::vector<std::string> workdirs;
   for (const auto& e : std::filesystem::directory_iterator(agent_->state_dir() + "/work")) {
@@ -475,7 +444,7 @@ TEST(Faults, AStalledFollowerCostsBoundedMemoryAndThenGetsEveryLineInOrder) {
   ASSERT_TRUE(stalled.send_raw("{\"id\":1,\"op\":\"logs\",\"follow\":true,\"executionId\":\"" + id + "\"}\n"));
   ASSERT_EQ(test::wait_final(c, id, 300s), "SUCCESS");
   int64_t growth_kb = proc_kb(agent->pid(), "status", "VmHWM") - rss_before;
-  figure("stalled_follower_agent_rss_growth", static_cast<double>(growth_kb) / 1024.0, "MiB");
+  test::figure("faults", "stalled_follower_agent_rss_growth", static_cast<double>(growth_kb) / 1024.0, "MiB");
   auto g = get_execution(c, id);
   ASSERT_TRUE(g);
   ASSERT_EQ(g->num("/result/taskRuns/0/logLines"), kLines);
@@ -550,8 +519,8 @@ TEST(Faults, ALogFloodIsStoredByteForByte) {
   ASSERT_TRUE(g);
   EXPECT_EQ(static_cast<uint64_t>(g->num("/result/taskRuns/0/logLines")), lines);
   double ms = static_cast<double>(g->num("/result/taskRuns/0/durationMs"));
-  figure("log_flood_stored", static_cast<double>(bytes) / 1e6, "MB");
-  figure("log_flood_mb_per_s", static_cast<double>(bytes) / 1e3 / ms, "MB/s");
+  test::figure("faults", "log_flood_stored", static_cast<double>(bytes) / 1e6, "MB");
+  test::figure("faults", "log_flood_mb_per_s", static_cast<double>(bytes) / 1e3 / ms, "MB/s");
 
   // The stored stream, line by line through the agent's reader, into sha256sum.
   std::string stored_hash_file = tmp.path() + "/stored.sha256";
@@ -600,7 +569,7 @@ TEST(Faults, AHundredMegabyteLineIsStoredWholeInPiecesOfTheLineBound) {
                              "echo after"}));
     ASSERT_EQ(test::wait_final(c, id, 300s), "SUCCESS");
     int64_t growth_kb = proc_kb(agent->pid(), "status", "VmHWM") - rss_before;
-    figure("long_line_agent_rss_growth_max_line_" + std::to_string(max_line), static_cast<double>(growth_kb) / 1024.0,
+    test::figure("faults", "long_line_agent_rss_growth_max_line_" + std::to_string(max_line), static_cast<double>(growth_kb) / 1024.0,
            "MiB");
     auto g = get_execution(c, id);
     ASSERT_TRUE(g);
@@ -658,13 +627,13 @@ TEST(Faults, ATaskThatClosesItsOutputIsFollowedUntilItExitsWithoutSpinning) {
   ASSERT_TRUE(g);
   EXPECT_EQ(g->str("/result/state"), "RUNNING") << "the task is tracked while it runs: " << g->text;
   double cpu_ms = static_cast<double>(ticks) * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
-  figure("closed_output_agent_cpu_ms", cpu_ms, "ms in " + std::to_string(secs).substr(0, 4) + " s");
+  test::figure("faults", "closed_output_agent_cpu_ms", cpu_ms, "ms in " + std::to_string(secs).substr(0, 4) + " s");
   // A loop spinning on EOF would take a whole core; an idle agent takes ~0.
   EXPECT_LT(cpu_ms, 0.05 * secs * 1000.0) << cpu_ms << " ms of CPU in " << secs << " s";
   ASSERT_EQ(test::wait_final(c, id, 60s), "SUCCESS");
   g = get_execution(c, id);
   ASSERT_TRUE(g);
-  figure("closed_output_task_duration", static_cast<double>(g->num("/result/taskRuns/0/durationMs")), "ms");
+  test::figure("faults", "closed_output_task_duration", static_cast<double>(g->num("/result/taskRuns/0/durationMs")), "ms");
   EXPECT_GE(g->num("/result/taskRuns/0/durationMs"), 5000) << g->text;
   EXPECT_LT(g->num("/result/taskRuns/0/durationMs"), 30000) << g->text;
   EXPECT_EQ(test::log_lines(c, id), std::vector<std::string>{"INFO before"});
@@ -672,15 +641,6 @@ TEST(Faults, ATaskThatClosesItsOutputIsFollowedUntilItExitsWithoutSpinning) {
 }
 
 // ---- a grandchild that keeps the output open after the main process exits (B3) ----
-
-bool wait_dead(pid_t pid, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
 
 TEST(Faults, AGrandchildHoldingTheOutputDoesNotKeepTheTaskRunning) {
   auto agent = AgentProcess::start(RUNNERD_BIN);
@@ -696,7 +656,7 @@ TEST(Faults, AGrandchildHoldingTheOutputDoesNotKeepTheTaskRunning) {
   auto g = get_execution(c, id);
   ASSERT_TRUE(g);
   // Ended at the main process's exit (plus at most the 2 s drain bound), not after 60 s.
-  figure("grandchild_task_duration", static_cast<double>(g->num("/result/taskRuns/0/durationMs")), "ms");
+  test::figure("faults", "grandchild_task_duration", static_cast<double>(g->num("/result/taskRuns/0/durationMs")), "ms");
   EXPECT_LT(g->num("/result/taskRuns/0/durationMs"), 30000) << g->text;
   EXPECT_EQ(test::log_lines(c, id), std::vector<std::string>{"INFO done"});
   std::istringstream in(read_text(pids));
@@ -786,7 +746,7 @@ TEST(Faults, ThousandsOfSleepingTasksRunAtOnceAndEndClean) {
     sent += k;
   }
   double submit_s = std::chrono::duration<double>(std::chrono::system_clock::now() - t0).count();
-  figure("sleepers_submit_per_s", n / submit_s, "submissions/s");
+  test::figure("faults", "sleepers_submit_per_s", n / submit_s, "submissions/s");
 
   // All running at once.
   int running = 0;
@@ -803,15 +763,15 @@ TEST(Faults, ThousandsOfSleepingTasksRunAtOnceAndEndClean) {
   }
   double all_running_s = std::chrono::duration<double>(std::chrono::system_clock::now() - t0).count();
   ASSERT_EQ(running, n) << "not all tasks were running 180 s after the first submission";
-  figure("sleepers_all_running_after", all_running_s, "s");
+  test::figure("faults", "sleepers_all_running_after", all_running_s, "s");
   int fds = fd_count(pid);
   int64_t pss = proc_kb(pid, "smaps_rollup", "Pss");
   // The agent's children: one per task, and the task reaper.
   EXPECT_GE(children, static_cast<size_t>(n));
-  figure("sleepers_agent_fds", fds, "fds");
-  figure("sleepers_agent_fds_per_task", static_cast<double>(fds - fds_before) / n, "fds/task");
-  figure("sleepers_agent_pss", static_cast<double>(pss) / 1024.0, "MiB");
-  figure("sleepers_agent_pss_per_task", static_cast<double>(pss - pss_before) / n, "KiB/task");
+  test::figure("faults", "sleepers_agent_fds", fds, "fds");
+  test::figure("faults", "sleepers_agent_fds_per_task", static_cast<double>(fds - fds_before) / n, "fds/task");
+  test::figure("faults", "sleepers_agent_pss", static_cast<double>(pss) / 1024.0, "MiB");
+  test::figure("faults", "sleepers_agent_pss_per_task", static_cast<double>(pss - pss_before) / n, "KiB/task");
   // The catalogue's budget (M11): at most 4 fds per running Process task.
   EXPECT_LE(fds - fds_before, 4 * n);
 
@@ -831,7 +791,7 @@ TEST(Faults, ThousandsOfSleepingTasksRunAtOnceAndEndClean) {
     std::this_thread::sleep_for(100ms);
   }
   double drain_s = std::chrono::duration<double>(std::chrono::system_clock::now() - end_at).count();
-  figure("sleepers_all_ended_after_their_exit", drain_s, "s");
+  test::figure("faults", "sleepers_all_ended_after_their_exit", drain_s, "s");
   auto s = c.call("{\"op\":\"stats\"}");
   ASSERT_TRUE(s);
   EXPECT_EQ(s->num("/result/executions/SUCCESS", 0), n) << s->text;
@@ -879,10 +839,10 @@ TEST(Faults, ThousandsOfSleepingTasksRunAtOnceAndEndClean) {
     workdirs = count_workdirs();
     fds_after = fd_count(pid);
   }
-  figure("sleepers_workdirs_removed_after_results",
+  test::figure("faults", "sleepers_workdirs_removed_after_results",
          std::chrono::duration<double>(std::chrono::system_clock::now() - ended).count(), "s");
   EXPECT_EQ(workdirs, 0u) << "working directories left";
-  figure("sleepers_agent_fds_after", fds_after, "fds");
+  test::figure("faults", "sleepers_agent_fds_after", fds_after, "fds");
   std::string extra;
   for (const auto& f : fd_targets(pid)) {
     if (fds_before_list.count(f) == 0) extra += " [" + f + "]";

@@ -10,8 +10,12 @@
 #include <gtest/gtest.h>
 
 #include "test/helpers/agent_harness.h"
+#include "test/helpers/proc_probe.h"
 
 namespace {
+
+using test::alive;
+using test::wait_dead;
 
 using test::Client;
 using test::shell_flow;
@@ -193,22 +197,6 @@ pid_t wait_pid_file(const std::string& path) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return -1;
-}
-
-bool alive(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string content;
-  if (!std::getline(stat, content)) return false;
-  size_t close_paren = content.rfind(')');
-  return close_paren != std::string::npos && content.size() > close_paren + 2 &&
-         content[close_paren + 2] != 'Z';
-}
-
-bool wait_dead(pid_t pid) {
-  for (int i = 0; i < 1000 && alive(pid); i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return !alive(pid);
 }
 
 TEST_F(ProcessTasks, CancelKillsTheWholeTreeIncludingASetsidGrandchild) {

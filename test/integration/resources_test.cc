@@ -64,15 +64,9 @@ tasks:
   EXPECT_NE(why.find("did you mean 'cpus'?"), std::string::npos) << why;
 }
 
-std::string docker_config() {
-  return "killGracePeriod: PT2S\n"
-         "docker:\n"
-         "  host: unix://" + test::test_engine_socket() + "\n";
-}
-
 class DockerResources : public test::FlowTest {
  protected:
-  DockerResources() : FlowTest(docker_config()) {}
+  DockerResources() : FlowTest(test::docker_agent_config()) {}
   void SetUp() override {
     auto missing = test::engine_missing();
     ASSERT_FALSE(missing) << *missing;

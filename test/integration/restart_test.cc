@@ -15,21 +15,18 @@
 #include "agent/state/state_db.h"
 #include "test/helpers/agent_harness.h"
 #include "test/helpers/engine_client.h"
+#include "test/helpers/proc_probe.h"
 
 namespace {
+
+using test::lines_in;
+using test::alive;
 
 using namespace std::chrono_literals;
 using test::AgentProcess;
 using test::Client;
 
-constexpr const char* kProcess = "defaultRunner: io.kestra.plugin.core.runner.Process\n";
-
-int lines_in(const std::string& path) {
-  std::ifstream in(path);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) n++;
-  return n;
-}
+constexpr const char* kProcessConfig = "defaultRunner: io.kestra.plugin.core.runner.Process\n";
 
 bool wait_for_file(const std::string& path, std::chrono::milliseconds timeout = 20s) {
   auto end = std::chrono::steady_clock::now() + timeout;
@@ -38,15 +35,6 @@ bool wait_for_file(const std::string& path, std::chrono::milliseconds timeout = 
     std::this_thread::sleep_for(10ms);
   }
   return false;
-}
-
-// Running, not a zombie waiting for whoever it was reparented to.
-bool alive(pid_t pid) {
-  if (pid <= 0 || kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  size_t paren = text.rfind(')');
-  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
 }
 
 pid_t read_pid(const std::string& path) {
@@ -84,7 +72,7 @@ std::optional<test::Message> get(Client& c, const std::string& id) {
 // setsid grandchild), the attempt is recorded RESUBMITTED and the task runs
 // again; the task that had ended is not run again.
 TEST(Restart, AProcessTaskRunningAtAKillIsResubmittedAndNothingOfItSurvives) {
-  auto agent = AgentProcess::start(RUNNERD_BIN, kProcess);
+  auto agent = AgentProcess::start(RUNNERD_BIN, kProcessConfig);
   ASSERT_TRUE(agent);
   const std::string d = agent->dir();
   std::string id;
@@ -109,7 +97,7 @@ TEST(Restart, AProcessTaskRunningAtAKillIsResubmittedAndNothingOfItSurvives) {
   }
   EXPECT_FALSE(alive(grandchild)) << "a setsid grandchild outlived the agent";
   EXPECT_FALSE(alive(main_pid));
-  auto again = AgentProcess::start(RUNNERD_BIN, kProcess, agent->state_dir());
+  auto again = AgentProcess::start(RUNNERD_BIN, kProcessConfig, agent->state_dir());
   ASSERT_TRUE(again);
   Client c(again->socket());
   EXPECT_EQ(test::wait_final(c, id), "SUCCESS");
@@ -134,7 +122,7 @@ TEST(Restart, AProcessTaskRunningAtAKillIsResubmittedAndNothingOfItSurvives) {
 // Executions waiting for a slot when the agent is killed run after the restart,
 // in order, each once.
 TEST(Restart, QueuedExecutionsRunAfterAKill) {
-  std::string config = std::string(kProcess) + "maxRunning: 1\n";
+  std::string config = std::string(kProcessConfig) + "maxRunning: 1\n";
   auto agent = AgentProcess::start(RUNNERD_BIN, config);
   ASSERT_TRUE(agent);
   const std::string d = agent->dir();
@@ -162,7 +150,7 @@ TEST(Restart, QueuedExecutionsRunAfterAKill) {
 // A cancel that was answered is durable: killed after the restart, never run
 // again (Kestra #19722: a resubmitted task of a KILLED execution).
 TEST(Restart, AnAnsweredCancelIsCarriedOutAfterAKill) {
-  auto agent = AgentProcess::start(RUNNERD_BIN, std::string(kProcess) + "killGracePeriod: PT30S\n");
+  auto agent = AgentProcess::start(RUNNERD_BIN, std::string(kProcessConfig) + "killGracePeriod: PT30S\n");
   ASSERT_TRUE(agent);
   const std::string d = agent->dir();
   std::string id;
@@ -175,7 +163,7 @@ TEST(Restart, AnAnsweredCancelIsCarriedOutAfterAKill) {
     ASSERT_TRUE(r && r->truth("/ok"));
   }
   ASSERT_TRUE(agent->stop(SIGKILL, 10s));
-  auto again = AgentProcess::start(RUNNERD_BIN, kProcess, agent->state_dir());
+  auto again = AgentProcess::start(RUNNERD_BIN, kProcessConfig, agent->state_dir());
   ASSERT_TRUE(again);
   Client c(again->socket());
   EXPECT_EQ(test::wait_final(c, id), "KILLED");
@@ -189,7 +177,7 @@ TEST(Restart, AnAnsweredCancelIsCarriedOutAfterAKill) {
 // A submission retried with its executionId (its answer was lost, the agent
 // restarted) gets the execution already accepted: it runs once.
 TEST(Restart, ASubmissionRetriedWithItsIdRunsOnce) {
-  auto agent = AgentProcess::start(RUNNERD_BIN, kProcess);
+  auto agent = AgentProcess::start(RUNNERD_BIN, kProcessConfig);
   ASSERT_TRUE(agent);
   const std::string d = agent->dir();
   std::string req = "{\"op\":\"submit\",\"executionId\":\"ledger-42\",\"flow\":" +
@@ -205,7 +193,7 @@ TEST(Restart, ASubmissionRetriedWithItsIdRunsOnce) {
   }
   ASSERT_TRUE(wait_for_file(d + "/runs"));
   ASSERT_TRUE(agent->stop(SIGKILL, 10s));
-  auto again = AgentProcess::start(RUNNERD_BIN, kProcess, agent->state_dir());
+  auto again = AgentProcess::start(RUNNERD_BIN, kProcessConfig, agent->state_dir());
   ASSERT_TRUE(again);
   Client c(again->socket());
   auto third = c.call(req);
@@ -222,7 +210,7 @@ TEST(Restart, ASubmissionRetriedWithItsIdRunsOnce) {
 }
 
 TEST(Restart, AStateDirectoryTakesOneAgent) {
-  auto first = AgentProcess::start(RUNNERD_BIN, kProcess);
+  auto first = AgentProcess::start(RUNNERD_BIN, kProcessConfig);
   ASSERT_TRUE(first);
   test::TempDir other;
   std::string cmd = std::string(RUNNERD_BIN) + " --socket " + other.path() + "/s.sock --state-dir " +
@@ -238,7 +226,7 @@ TEST(Restart, AnUnusableStateDatabaseIsMovedAsideAndOneBadRecordLeftOut) {
   std::string state_dir, id;
   test::TempDir keep;
   {
-    auto agent = AgentProcess::start(RUNNERD_BIN, kProcess);
+    auto agent = AgentProcess::start(RUNNERD_BIN, kProcessConfig);
     ASSERT_TRUE(agent);
     Client c(agent->socket());
     id = test::submit_flow(c, flow_of({{"echo hi"}}));
@@ -253,7 +241,7 @@ TEST(Restart, AnUnusableStateDatabaseIsMovedAsideAndOneBadRecordLeftOut) {
                     id + "'\"";
   ASSERT_EQ(std::system(sql.c_str()), 0);
   {
-    auto agent = AgentProcess::start(RUNNERD_BIN, kProcess, state_dir);
+    auto agent = AgentProcess::start(RUNNERD_BIN, kProcessConfig, state_dir);
     ASSERT_TRUE(agent);
     Client c(agent->socket());
     auto list = c.call(R"({"op":"list"})");
@@ -269,7 +257,7 @@ TEST(Restart, AnUnusableStateDatabaseIsMovedAsideAndOneBadRecordLeftOut) {
                          state_dir + "/state.db-wal " + state_dir + "/state.db-shm")
                             .c_str()),
             0);
-  auto agent = AgentProcess::start(RUNNERD_BIN, kProcess, state_dir);
+  auto agent = AgentProcess::start(RUNNERD_BIN, kProcessConfig, state_dir);
   ASSERT_TRUE(agent);
   Client c(agent->socket());
   std::string id2 = test::submit_flow(c, flow_of({{"echo fresh"}}));
@@ -313,7 +301,7 @@ TEST(Restart, TenThousandRecordedExecutionsLoad) {
     ASSERT_EQ(uv_loop_close(&loop), 0);
   }
   auto t0 = std::chrono::steady_clock::now();
-  auto agent = AgentProcess::start(RUNNERD_BIN, kProcess, state_dir);
+  auto agent = AgentProcess::start(RUNNERD_BIN, kProcessConfig, state_dir);
   ASSERT_TRUE(agent);
   Client c(agent->socket());
   auto stats = c.call(R"({"op":"stats"})");
@@ -325,10 +313,6 @@ TEST(Restart, TenThousandRecordedExecutionsLoad) {
   auto g = get(c, "e9999");
   ASSERT_TRUE(g);
   EXPECT_EQ(g->str("/result/taskRuns/0/state"), "SUCCESS");
-}
-
-std::string docker_config() {
-  return "killGracePeriod: PT2S\ndocker:\n  host: unix://" + test::test_engine_socket() + "\n";
 }
 
 size_t containers_of(const std::string& id) {
@@ -347,7 +331,7 @@ TEST_P(RestartDocker, AContainerTaskIsFollowedAgainWithEachLineOnceAndItsExitCod
   const bool exits_while_down = GetParam();
   auto missing = test::engine_missing();
   ASSERT_FALSE(missing) << *missing;
-  auto agent = AgentProcess::start(RUNNERD_BIN, docker_config());
+  auto agent = AgentProcess::start(RUNNERD_BIN, test::docker_agent_config());
   ASSERT_TRUE(agent);
   std::string id;
   {
@@ -363,7 +347,7 @@ TEST_P(RestartDocker, AContainerTaskIsFollowedAgainWithEachLineOnceAndItsExitCod
   ASSERT_TRUE(agent->stop(SIGKILL, 10s));
   if (exits_while_down) std::this_thread::sleep_for(4s);
   EXPECT_EQ(containers_of(id), 1u) << "the container must outlive the agent";
-  auto again = AgentProcess::start(RUNNERD_BIN, docker_config(), agent->state_dir());
+  auto again = AgentProcess::start(RUNNERD_BIN, test::docker_agent_config(), agent->state_dir());
   ASSERT_TRUE(again);
   Client c(again->socket());
   EXPECT_EQ(test::wait_final(c, id), "FAILED");

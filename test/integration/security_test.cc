@@ -37,23 +37,17 @@
 #include "agent/common/fs.h"
 #include "agent/files/tree.h"
 #include "test/helpers/agent_harness.h"
+#include "test/helpers/proc_probe.h"
 
 namespace {
+
+using test::read_text;
+using test::cpu_ticks;
+using test::fd_count;
 
 using namespace std::chrono_literals;
 using test::AgentProcess;
 using test::Client;
-
-void figure(const std::string& name, double value, const std::string& unit) {
-  std::cout << "security: " << name << " " << value << " " << unit << std::endl;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A protocol exchange as another user: setpriv, then a Python client that
 // sends `request` (and a newline) and prints every byte it gets until EOF
@@ -251,29 +245,6 @@ TEST(SocketDirectory, ThePathAppearsOnlyOnceItAcceptsAndNoTemporaryNameStays) {
 
 // ---- E1: out of file descriptors ----
 
-int64_t cpu_ticks(pid_t pid) {
-  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream in(stat.substr(close + 2));
-  std::string field;
-  int64_t utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; i++) {
-    if (i == 14) utime = std::stoll(field);
-    if (i == 15) stime = std::stoll(field);
-  }
-  return utime + stime;
-}
-
-size_t fd_count(pid_t pid) {
-  size_t n = 0;
-  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
-  if (d == nullptr) return 0;
-  while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
-}
-
 TEST(Emfile, OutOfDescriptorsTheAgentStaysUpAndServesAgainWithinASecond) {
   auto agent = AgentProcess::start(RUNNERD_BIN);
   ASSERT_TRUE(agent);
@@ -322,12 +293,12 @@ TEST(Emfile, OutOfDescriptorsTheAgentStaysUpAndServesAgainWithinASecond) {
   }
   size_t fds_at_limit = fd_count(pid);
   // Descriptors numbered 64 and up, opened before the limit was lowered, stay.
-  figure("emfile_base_fds", static_cast<double>(base_fds), "fds");
-  figure("emfile_fds_at_limit", static_cast<double>(fds_at_limit), "fds");
-  figure("emfile_clients_connected", connected, "clients");
-  figure("emfile_clients_shed", shed, "clients");
-  figure("emfile_clients_told_why", busy_lines, "clients");
-  figure("emfile_agent_cpu_while_held", cpu_s, "s");
+  test::figure("security", "emfile_base_fds", static_cast<double>(base_fds), "fds");
+  test::figure("security", "emfile_fds_at_limit", static_cast<double>(fds_at_limit), "fds");
+  test::figure("security", "emfile_clients_connected", connected, "clients");
+  test::figure("security", "emfile_clients_shed", shed, "clients");
+  test::figure("security", "emfile_clients_told_why", busy_lines, "clients");
+  test::figure("security", "emfile_agent_cpu_while_held", cpu_s, "s");
   EXPECT_LE(fds_at_limit, 64u + high_fds);
   EXPECT_GT(shed, 0);
   EXPECT_LT(cpu_s, 0.5 * hold_s) << "the accept loop spins";
@@ -348,7 +319,7 @@ TEST(Emfile, OutOfDescriptorsTheAgentStaysUpAndServesAgainWithinASecond) {
     std::this_thread::sleep_for(10ms);
   }
   double recovery_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - freed).count();
-  figure("emfile_serves_again_after", recovery_ms, "ms");
+  test::figure("security", "emfile_serves_again_after", recovery_ms, "ms");
   EXPECT_TRUE(served);
   EXPECT_LE(recovery_ms, 1000.0);
   // And runs a task again.
@@ -428,11 +399,11 @@ TEST(SymlinkRace, OutputsSwappedForLinksWhileTheAgentCollectsNeverLeakACanary) {
     }
   }
   auto grep = test::run_command("grep -rl " + canary + " " + agent->state_dir() + "/storage 2>/dev/null | wc -l");
-  figure("symlink_race_seconds", seconds, "s");
-  figure("symlink_race_executions", static_cast<double>(ids.size()), "executions");
-  figure("symlink_race_swaps", static_cast<double>(swaps.load()), "swaps");
-  figure("symlink_race_files_collected", static_cast<double>(files), "files");
-  figure("symlink_race_canary_bytes_collected", static_cast<double>(canary_bytes), "bytes");
+  test::figure("security", "symlink_race_seconds", seconds, "s");
+  test::figure("security", "symlink_race_executions", static_cast<double>(ids.size()), "executions");
+  test::figure("security", "symlink_race_swaps", static_cast<double>(swaps.load()), "swaps");
+  test::figure("security", "symlink_race_files_collected", static_cast<double>(files), "files");
+  test::figure("security", "symlink_race_canary_bytes_collected", static_cast<double>(canary_bytes), "bytes");
   EXPECT_GT(swaps.load(), 0u);
   EXPECT_GT(files, 0u);
   EXPECT_EQ(canary_bytes, 0u);
