@@ -21,9 +21,10 @@ build="$here/build/fuzz"
 jobs=${FUZZ_JOBS:-2}
 
 # Debian's clang; the rest of the project builds with gcc.
-# FUZZ_UNITY=ON (make test) compiles it as a unity build.
+# FUZZ_CMAKE_FLAGS: more cmake options (make test: a unity build, -g1).
+# shellcheck disable=SC2086
 CC=clang CXX=clang++ cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
-  -DRUNNERD_FUZZ=ON -DRUNNERD_SANITIZE=address,undefined -DCMAKE_UNITY_BUILD="${FUZZ_UNITY:-OFF}" >/dev/null || exit 1
+  -DRUNNERD_FUZZ=ON -DRUNNERD_SANITIZE=address,undefined ${FUZZ_CMAKE_FLAGS:-} >/dev/null || exit 1
 if ! cmake --build "$build" --target fuzz -j "$jobs" >"$build/fuzz-build.log" 2>&1; then
   tail -n 30 "$build/fuzz-build.log"
   echo "fuzz: the fuzz targets do not build (cmake --build $build --target fuzz)"
