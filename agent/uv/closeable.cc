@@ -31,7 +31,9 @@ extern "C" void __sanitizer_syscall_post_impl_close(long res, long fd);
 // uv_close, telling ThreadSanitizer when it closes a descriptor: libuv closes
 // a stream's descriptor with syscall(SYS_close), which TSan does not see, so
 // the number given again to a file a thread-pool job opens would look like
-// the old descriptor used from two threads.
+// the old descriptor used from two threads. The notice comes after uv_close,
+// which also touches the descriptor (epoll_ctl) before it closes it; a job
+// given the number in between is told apart by test/tsan.supp.
 void close_handle_now(uv_handle_t* h, uv_close_cb cb) noexcept {
 #if defined(AGENT_TSAN)
   uv_os_fd_t fd = -1;
