@@ -144,9 +144,11 @@ class Supervisor final : public runner::TaskObserver {
   // task_start.cc: rendering, the working directory, starting on the runner.
   void start_runner_task(Execution& exec, WorkerGroup& group, runner::ResourceGrant grant);
   void launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
-  // Starts the task unless it was cancelled meanwhile; at most
-  // kLaunchesPerTick per millisecond of loop time, the rest a tick later.
+  // Starts the task unless it was cancelled meanwhile; spawns take at most
+  // kLaunchBudgetNs of each tick of loop time, the rest wait a tick.
   void launch_soon(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
+  bool launch_budget_left();
+  void timed_launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
   void launch_or_drop(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
   void launch_deferred();
   void fail_start(TaskRun& run, const Error& error);
@@ -220,7 +222,7 @@ class Supervisor final : public runner::TaskObserver {
   uint64_t line_clock_tick_ = 0;  // uv_now() when line_clock_ms_ was read
   int64_t line_clock_ms_ = 0;
   int64_t line_time_ms();
-  int launches_in_tick_ = 0;
+  uint64_t launch_spent_ns_ = 0;  // time spent spawning in that tick
   uint64_t next_log_key_ = 1;
   int running_ = 0;        // task runs with a live runner task or an open log
   bool paused_all_ = false;
