@@ -145,7 +145,7 @@ class Supervisor final : public runner::TaskObserver {
   void start_runner_task(Execution& exec, WorkerGroup& group, runner::ResourceGrant grant);
   void launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
   // Starts the task unless it was cancelled meanwhile; spawns take at most
-  // kLaunchBudgetNs of each tick of loop time, the rest wait a tick.
+  // kLaunchBudgetNs of each loop iteration, the rest wait for the next one.
   void launch_soon(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
   bool launch_budget_left();
   void timed_launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
