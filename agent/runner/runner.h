@@ -73,6 +73,9 @@ class TaskObserver {
   virtual void on_note(RunnerTask& task, bool warning, std::string_view text) {
     (void)task, (void)warning, (void)text;
   }
+  // What external_id() and pid() say is known: a runner that starts its task
+  // after start() returned (a process spawned off the loop) calls it then.
+  virtual void on_started(RunnerTask& task) { (void)task; }
   // Exactly once per started task, after the last on_output.
   virtual void on_finished(RunnerTask& task, Result<ExitStatus> outcome) = 0;
 };
@@ -104,8 +107,10 @@ class Runner {
     return ResourceRequest{};
   }
 
-  // Starts the task and returns; progress arrives through `observer`. On error
-  // nothing was started and no callback will come.
+  // Starts the task and returns; progress arrives through `observer`. An
+  // error returned means nothing was started and no callback will come; a
+  // failure found later (a process that could not be spawned) ends the task
+  // through on_finished with that error.
   virtual Result<std::unique_ptr<RunnerTask>> start(const TaskSpec& spec,
                                                     TaskObserver& observer) = 0;
 

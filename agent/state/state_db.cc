@@ -135,6 +135,11 @@ Status StateDb::Impl::open_db(std::vector<std::string>& warnings) {
     if (rc == SQLITE_OK) chmod(path.c_str(), 0600);
     Status st = rc == SQLITE_OK ? Status() : Status(Error(Errc::kInternal, db_error(db, "opening")));
     if (st.ok()) sqlite3_busy_timeout(db, 5000);
+    // The agent alone uses its state directory (runnerd.lock): the database
+    // is locked once, not around every transaction (which cost 9 fcntl calls
+    // per trivial task), and the WAL index lives in memory, without -shm.
+    // Set before WAL is first used, as SQLite requires for the index.
+    if (st.ok()) st = exec_sql(db, "PRAGMA locking_mode=EXCLUSIVE", "locking the database");
     if (st.ok()) st = exec_sql(db, "PRAGMA journal_mode=WAL", "enabling WAL");
     if (st.ok()) st = exec_sql(db, "PRAGMA synchronous=NORMAL", "setting synchronous");
     bool corrupt = false;

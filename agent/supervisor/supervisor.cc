@@ -90,6 +90,13 @@ Status Supervisor::start() {
   AGENT_TRY(fs::make_dirs(config_.state_dir + "/logs", 0750));
   AGENT_TRY(fs::make_dirs(config_.work_dir, 0750));
   if (config_.task_user) AGENT_TRY(check_task_user_layout(*config_.task_user, config_.work_dir, config_.state_dir));
+  {
+    // As many pairs as can run at once: what ends gives back what starts takes.
+    size_t capacity = static_cast<size_t>(std::min(std::max(config_.max_running, 64), 4096));
+    Status pooled = work_dirs_.init(config_.work_dir, capacity,
+                                    config_.task_user ? config_.task_user->uid : geteuid());
+    if (!pooled.ok()) log::warn("working directories are not used again: " + pooled.error().message());
+  }
   if (!config_.secrets_file.empty()) AGENT_TRY(secrets_.load_file(config_.secrets_file));
   std::vector<std::string> warnings;
   auto loaded = db_.open(config_.state_dir + "/state.db", warnings);
@@ -470,6 +477,7 @@ void Supervisor::end_execution(Execution& exec, State state) {
 }
 
 void Supervisor::remove_working_dir(std::string dir, const std::string& output_dir) {
+  if (!output_dir.empty() && work_dirs_.give_back(dir, output_dir)) return;
   // The usual case, on the loop: the task left nothing but the output
   // directory it was given, empty. rmdir only ever removes an empty directory
   // and does not follow a symlink put in its place; anything else goes to the
@@ -568,6 +576,7 @@ void Supervisor::shutdown(std::function<void()> done) {
 void Supervisor::maybe_finish_shutdown() {
   if (!draining_ || writer_closing_ || running_ > 0 || pending_fs_ > 0) return;
   writer_closing_ = true;
+  work_dirs_.clear();
   uv::close(flush_timer_);
   uv::close(launch_timer_);
   lag_probe_.reset();

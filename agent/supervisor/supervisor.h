@@ -27,6 +27,7 @@
 #include "agent/state/state_db.h"
 #include "agent/supervisor/execution.h"
 #include "agent/supervisor/live_task.h"
+#include "agent/supervisor/work_dir_pool.h"
 #include "agent/supervisor/worker_groups.h"
 #include "agent/template/template.h"
 #include "agent/uv/lag_probe.h"
@@ -105,6 +106,7 @@ class Supervisor final : public runner::TaskObserver {
   void on_output(runner::RunnerTask& task, runner::OutputStream stream,
                  std::string_view bytes) override;
   void on_note(runner::RunnerTask& task, bool warning, std::string_view text) override;
+  void on_started(runner::RunnerTask& task) override;
   void on_finished(runner::RunnerTask& task, Result<runner::ExitStatus> outcome) override;
 
  private:
@@ -205,6 +207,7 @@ class Supervisor final : public runner::TaskObserver {
   std::unordered_map<std::string, std::unique_ptr<Execution>> executions_;
   std::vector<Execution*> ordered_;        // creation order
   WorkerGroups groups_;                    // their queues: executions whose next task waits
+  WorkDirPool work_dirs_;                  // empty working directories, used again
   std::unordered_map<uint64_t, TaskRun*> log_runs_;  // open logs by key
   std::vector<TaskRun*> dirty_;            // runs with an unflushed chunk
   std::unordered_set<TaskRun*> live_runs_;  // runs holding a LiveTask

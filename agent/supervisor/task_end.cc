@@ -42,6 +42,10 @@ std::string out_of_memory_message(int64_t limit_bytes) {
 
 }  // namespace
 
+void Supervisor::on_started(runner::RunnerTask& task) {
+  static_cast<TaskRun*>(task.supervisor_data)->pid = task.pid();
+}
+
 void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus> outcome) {
   crash_point("task_exited");
   TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);

@@ -1,8 +1,10 @@
 #include "agent/supervisor/task_files.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "agent/files/beneath.h"
 #include "agent/files/collect.h"
@@ -95,11 +97,17 @@ Status prepare_files(PreparedTask& task) {
     AGENT_ASSIGN_OR_RETURN(uint64_t kept, logstream::cut_log(task.cut_log, task.cut_before_ms));
     task.cut_lines = kept;
   }
-  if (task.create_dir && mkdir(task.working_dir.c_str(), 0750) != 0 &&
+  // RENAME_NOREPLACE: never onto something already there. Should the pooled
+  // pair be gone, both are made as usual.
+  bool pooled = !task.pooled_dir.empty() &&
+                renameat2(AT_FDCWD, task.pooled_dir.c_str(), AT_FDCWD, task.working_dir.c_str(),
+                          RENAME_NOREPLACE) == 0;
+  if (!pooled && task.create_dir && mkdir(task.working_dir.c_str(), 0750) != 0 &&
       !(task.reuse_dir && errno == EEXIST)) {
     return Error::from_errno(errno, "creating working directory " + task.working_dir);
   }
-  if (!task.output_dir.empty() && mkdir(task.output_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+  if (!pooled && !task.output_dir.empty() && mkdir(task.output_dir.c_str(), 0750) != 0 &&
+      errno != EEXIST) {
     return Error::from_errno(errno, "creating output directory " + task.output_dir);
   }
   if (task.load_namespace_files) {

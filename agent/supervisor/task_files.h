@@ -43,6 +43,9 @@ struct PreparedTask {
   std::string working_dir;
   bool create_dir = false;       // false: a WorkingDirectory's, already there
   bool reuse_dir = false;        // an existing directory is fine (taken up after a restart)
+  // An empty pair from the pool (work_dir_pool.h), renamed to working_dir
+  // (its output directory already inside) instead of making both.
+  std::string pooled_dir;
   // A task followed again after a restart: its log loses the lines stamped
   // from `cut_before_ms` on (logstream::cut_log); `cut_lines` is what is left.
   std::string cut_log;

@@ -154,7 +154,11 @@ void Supervisor::start_runner_task(Execution& exec, WorkerGroup& group, runner::
   const Frame& frame = exec.frames.back();
   live.shared_dir = !frame.working_dir.empty();
   live.working_dir = live.shared_dir ? frame.working_dir : config_.work_dir + "/" + run.id;
-  std::string output_dir = live.working_dir + "/" + new_id();  // always there, as Kestra's
+  // A pair given back by an earlier task, renamed into place off the loop.
+  std::optional<WorkDirPool::Entry> pooled;
+  if (!live.shared_dir && !run.replayed) pooled = work_dirs_.take();
+  std::string output_dir =
+      live.working_dir + "/" + (pooled ? pooled->output_name : new_id());  // always there, as Kestra's
   if (def.output_directory) live.output_dir = output_dir;
   live.created_output_dir = output_dir;
 
@@ -167,6 +171,7 @@ void Supervisor::start_runner_task(Execution& exec, WorkerGroup& group, runner::
   });
   auto prepared = std::make_shared<PreparedTask>();
   prepared->working_dir = live.working_dir;
+  if (pooled) prepared->pooled_dir = std::move(pooled->path);
   prepared->create_dir = !live.shared_dir;
   prepared->reuse_dir = run.replayed;
   prepared->output_dir = output_dir;

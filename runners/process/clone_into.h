@@ -13,7 +13,8 @@
 // sanitizers (TSan cannot follow a raw clone; ASan takes the foreign stack
 // for an overflow), available() is false and the caller falls back to vfork
 // plus a write to `cgroup.procs`.
-// Loop thread only: one stack is reused (the parent waits until the exec).
+// The spawner's thread only (spawner.h): one stack is reused, as the parent
+// waits until the exec.
 #pragma once
 
 #include <sys/types.h>

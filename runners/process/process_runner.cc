@@ -14,6 +14,7 @@
 #include "agent/uv/closeable.h"
 #include "runners/process/resources.h"
 #include "runners/process/spawn.h"
+#include "runners/process/spawner.h"
 #include "runners/process/task_cgroup.h"
 #include "runners/process/task_limits.h"
 #include "runners/process/task_reaper.h"
@@ -32,11 +33,15 @@ class ProcessRunner;
 // One child: its pid, pidfd poll, two output pipes and a drain timer.
 // Ownership: the supervisor holds it (as a RunnerTask) until release(), which
 // closes the handles; the last close callback frees it. Loop thread only.
+// It exists before its child does: the spawner (spawner.h) starts the child
+// and then spawned() opens the rest; a kill or pause asked meanwhile is kept
+// and applied then.
 class ProcessTask final : public agent::uv::Closeable, public agent::runner::RunnerTask {
  public:
   ProcessTask(ProcessRunner& runner, TaskObserver& observer) : runner_(runner), observer_(observer) {}
 
-  agent::Status open(uv_loop_t* loop, const Spawned& s);
+  agent::Status init(uv_loop_t* loop);
+  void spawned(agent::Result<Spawned> result);
   std::string external_id() const override { return "pid " + std::to_string(pid_); }
   int64_t pid() const override { return pid_; }
 
@@ -46,6 +51,7 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   std::string cgroup_dir;
   std::vector<std::string> v1_dirs;  // its limits on a hybrid host (task_limits.h)
   std::string oom_file;              // where the kernel counts its OOM kills; "" without a memory limit
+  bool reusable_cgroup = false;      // ran without limits: its cgroup may serve another task
 
  private:
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
@@ -69,7 +75,12 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   bool exited_ = false;
   bool finished_ = false;
   bool paused_ = false;
+  bool spawning_ = true;
+  int pending_signal_ = 0;  // the strongest kill asked while spawning
   int wait_status_ = 0;
+
+  agent::Status open(const Spawned& s);
+  void fail_spawn(const agent::Error& error);
 
   friend class ProcessRunner;
 
@@ -84,17 +95,23 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
 class ProcessRunner final : public agent::runner::Runner {
  public:
   ProcessRunner(uv_loop_t* loop, const agent::AgentConfig& config) : loop_(loop), config_(config) {}
+  agent::Status start_spawner() { return spawner_.start(loop_); }
+
   void close() override {
+    spawner_.stop();  // idle: every task has ended
     reaper_.stop();  // every task has ended: nothing for it to kill
+    for (auto& dir : idle_cgroups_) (void)cgroup::remove(dir);
+    idle_cgroups_.clear();
     for (auto& dir : pending_cgroups_) (void)cgroup::remove(dir);
     pending_cgroups_.clear();
     // The agent's own cgroup directories go when its last task's did.
     if (cgroups_.enabled()) (void)cgroup::remove(cgroups_.dir());
     for (const auto& dir : limits_.v1_roots()) (void)cgroup::remove(dir);
-    if (retry_timer_ != nullptr) {
-      uv_close(reinterpret_cast<uv_handle_t*>(retry_timer_),
+    for (uv_timer_t** timer : {&retry_timer_, &trim_timer_}) {
+      if (*timer == nullptr) continue;
+      uv_close(reinterpret_cast<uv_handle_t*>(*timer),
                [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
-      retry_timer_ = nullptr;
+      *timer = nullptr;
     }
   }
 
@@ -178,7 +195,17 @@ class ProcessRunner final : public agent::runner::Runner {
     std::string task_name = spec.task_run_id + "-" + std::to_string(spec.attempt);
     std::string cgroup_dir;
     int cgroup_fd = -1;
-    if (cgroups_.enabled()) {
+    bool limited = Limits::limits_anything(spec.resources);
+    if (cgroups_.enabled() && !limited && !idle_cgroups_.empty()) {
+      cgroup_dir = std::move(idle_cgroups_.back());
+      idle_cgroups_.pop_back();
+      cgroup_fd = cgroup::open_dir(cgroup_dir);
+      if (cgroup_fd < 0) {
+        (void)cgroup::remove(cgroup_dir);
+        cgroup_dir.clear();
+      }
+    }
+    if (cgroups_.enabled() && cgroup_fd < 0) {
       auto dir = cgroup::create(cgroups_, task_name);
       if (dir.ok()) {
         cgroup_fd = cgroup::open_dir(*dir);
@@ -192,7 +219,7 @@ class ProcessRunner final : public agent::runner::Runner {
     // The grant's limits are in place before the child starts: it is born
     // limited (or joins its v1 directories before it execs).
     TaskLimits limits;
-    if (Limits::limits_anything(spec.resources)) {
+    if (limited) {
       auto applied = limits_.apply(spec.resources, cgroup_dir, task_name);
       if (!applied.ok()) {
         if (cgroup_fd >= 0) ::close(cgroup_fd);
@@ -201,33 +228,42 @@ class ProcessRunner final : public agent::runner::Runner {
       }
       limits = std::move(applied).value();
     }
-    const agent::TaskUser* user = config_.task_user ? &*config_.task_user : nullptr;
-    auto spawned = spawn_task(spec.argv, spec.env, spec.working_dir, cgroup_fd, user, limits.join_fds);
-    if (cgroup_fd >= 0) ::close(cgroup_fd);
-    limits.close_fds();
-    if (!spawned.ok()) {
+    auto task = std::make_unique<ProcessTask>(*this, observer);
+    agent::Status st = task->init(loop_);
+    if (!st.ok()) {
+      if (cgroup_fd >= 0) ::close(cgroup_fd);
+      limits.close_fds();
       if (!cgroup_dir.empty()) (void)cgroup::remove(cgroup_dir);
       for (const auto& d : limits.v1_dirs) (void)cgroup::remove(d);
-      return std::move(spawned).error();
+      agent::uv::close(task);
+      return st.error();
     }
-    Spawned s = *spawned;
-    spawned_++;
-    auto task = std::make_unique<ProcessTask>(*this, observer);
     task->cgroup_dir = std::move(cgroup_dir);
     task->v1_dirs = std::move(limits.v1_dirs);
     task->oom_file = std::move(limits.oom_file);
-    agent::Status st = task->open(loop_, s);
-    if (!st.ok()) {
-      // Handles that did open are closed by Closeable; the child must not outlive us.
-      ::kill(-s.pid, SIGKILL);
-      waitpid(s.pid, nullptr, 0);
-      std::unique_ptr<agent::uv::Closeable> c(task.release());
-      agent::uv::Closeable::close(std::move(c));
-      return st.error();
-    }
-    running_++;
-    track(*task, true);
+    task->reusable_cgroup = !limited;
+    SpawnRequest request;
+    request.argv = spec.argv;
+    request.env = spec.env;
+    request.cwd = spec.working_dir;
+    request.cgroup_dir_fd = cgroup_fd;
+    request.join_fds = std::move(limits.join_fds);
+    request.user = config_.task_user ? &*config_.task_user : nullptr;
+    ProcessTask* t = task.get();
+    std::vector<int> fds = request.join_fds;
+    spawner_.submit(std::move(request), [t, cgroup_fd, fds = std::move(fds)](agent::Result<Spawned> r) {
+      if (cgroup_fd >= 0) ::close(cgroup_fd);
+      for (int fd : fds) ::close(fd);
+      t->spawned(std::move(r));
+    });
     return std::unique_ptr<agent::runner::RunnerTask>(std::move(task));
+  }
+
+  // The child of `task` exists (its handles are open) or could not start.
+  void child_started(ProcessTask& task) {
+    spawned_++;
+    running_++;
+    track(task, true);
   }
 
   void kill(agent::runner::RunnerTask& task, KillMode mode) override {
@@ -273,9 +309,47 @@ class ProcessRunner final : public agent::runner::Runner {
   }
 
   void task_finished() { running_--; }
+
+  // The cgroup of a task that ran without limits, once nothing is left in it:
+  // kept for the next such task (true), as working directories are
+  // (agent/supervisor/work_dir_pool.h). Making a cgroup creates its control
+  // files in kernfs and removing it tears them down: together about a fifth
+  // of the loop's time per trivial task. Kept while tasks come; removed after
+  // kIdleTrimMs without any running.
+  bool give_back_cgroup(const std::string& dir) {
+    if (idle_cgroups_.size() >= kMaxIdleCgroups || cgroup::populated(dir)) return false;
+    idle_cgroups_.push_back(dir);
+    if (trim_timer_ == nullptr) {
+      trim_timer_ = new uv_timer_t;
+      uv_timer_init(loop_, trim_timer_);
+      trim_timer_->data = this;
+      uv_unref(reinterpret_cast<uv_handle_t*>(trim_timer_));
+    }
+    uv_timer_start(trim_timer_, &ProcessRunner::on_trim, kIdleTrimMs, 0);
+    return true;
+  }
   uv_buf_t read_buffer() { return uv_buf_init(read_buf_, sizeof read_buf_); }
 
  private:
+  static constexpr size_t kMaxIdleCgroups = 1024;
+  static constexpr uint64_t kIdleTrimMs = 1000;
+
+  static void on_trim(uv_timer_t* t) noexcept {
+    auto* self = static_cast<ProcessRunner*>(t->data);
+    if (self->running_ > 0) {  // still in use: look again later
+      uv_timer_start(t, &ProcessRunner::on_trim, kIdleTrimMs, 0);
+      return;
+    }
+    self->remove_idle_cgroups();
+  }
+
+  void remove_idle_cgroups() {
+    for (auto& dir : idle_cgroups_) {
+      if (!cgroup::remove(dir).ok()) remove_cgroup_later(std::move(dir));
+    }
+    idle_cgroups_.clear();
+  }
+
   static void on_retry(uv_timer_t* t) noexcept {
     auto* self = static_cast<ProcessRunner*>(t->data);
     std::vector<std::string> still;
@@ -298,20 +372,58 @@ class ProcessRunner final : public agent::runner::Runner {
   CgroupRoot cgroups_;
   Limits limits_;
   TaskReaper reaper_;
+  Spawner spawner_;
   int64_t spawned_ = 0;
   int64_t running_ = 0;
   std::vector<std::string> pending_cgroups_;
   uv_timer_t* retry_timer_ = nullptr;
+  std::vector<std::string> idle_cgroups_;  // empty task cgroups, for tasks without limits
+  uv_timer_t* trim_timer_ = nullptr;
   // One read buffer for every task: the observer consumes bytes synchronously.
   char read_buf_[64 * 1024];
 };
 
-agent::Status ProcessTask::open(uv_loop_t* loop, const Spawned& s) {
+agent::Status ProcessTask::init(uv_loop_t* loop) {
+  int rc = uv_timer_init(loop, &drain_timer_);
+  if (rc != 0) return agent::Error::from_uv(rc, "creating the task's drain timer");
+  adopt(&drain_timer_);
+  return {};
+}
+
+void ProcessTask::spawned(agent::Result<Spawned> result) {
+  spawning_ = false;
+  if (!result.ok()) {
+    fail_spawn(result.error());
+    return;
+  }
+  const Spawned& s = *result;
   pid_ = s.pid;
   pidfd_ = s.pidfd;
-  int rc = uv_timer_init(loop, &drain_timer_);
-  if (rc == 0) adopt(&drain_timer_);
-  if (rc == 0 && (rc = uv_poll_init(loop, &exit_poll_, s.pidfd)) == 0) adopt(&exit_poll_);
+  agent::Status st = open(s);
+  if (!st.ok()) {
+    // Handles that did open are closed with the task; the child must not outlive it.
+    ::kill(-s.pid, SIGKILL);
+    waitpid(s.pid, nullptr, 0);
+    fail_spawn(st.error());
+    return;
+  }
+  runner_.child_started(*this);
+  observer_.on_started(*this);
+  if (pending_signal_ != 0) kill(pending_signal_ == SIGKILL ? KillMode::kForce : KillMode::kGraceful);
+}
+
+// Nothing of the task runs: its cgroups go, and the task ends with the reason.
+void ProcessTask::fail_spawn(const agent::Error& error) {
+  finished_ = true;
+  if (!cgroup_dir.empty()) (void)cgroup::remove(cgroup_dir);
+  for (const auto& d : v1_dirs) (void)cgroup::remove(d);
+  observer_.on_finished(*this, error);
+}
+
+agent::Status ProcessTask::open(const Spawned& s) {
+  uv_loop_t* loop = drain_timer_.loop;
+  int rc = uv_poll_init(loop, &exit_poll_, s.pidfd);
+  if (rc == 0) adopt(&exit_poll_);
   if (rc == 0 && (rc = uv_pipe_init(loop, &out_, 0)) == 0) adopt(&out_);
   if (rc == 0 && (rc = uv_pipe_init(loop, &err_, 0)) == 0) adopt(&err_);
   if (rc == 0 && (rc = uv_pipe_open(&out_, s.stdout_fd)) == 0) out_open_ = true;
@@ -319,8 +431,10 @@ agent::Status ProcessTask::open(uv_loop_t* loop, const Spawned& s) {
   if (!out_open_) ::close(s.stdout_fd);
   if (!err_open_) ::close(s.stderr_fd);
   if (rc != 0) return agent::Error::from_uv(rc, "watching the task's output");
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&out_), on_alloc, on_read);
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&err_), on_alloc, on_read);
+  if (!paused_) {
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&out_), on_alloc, on_read);
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&err_), on_alloc, on_read);
+  }
   uv_poll_start(&exit_poll_, UV_READABLE, on_exit_readable);
   return {};
 }
@@ -379,6 +493,10 @@ void ProcessTask::kill_leftovers() {
 void ProcessTask::kill(KillMode mode) {
   if (finished_) return;
   int sig = mode == KillMode::kGraceful ? SIGTERM : SIGKILL;
+  if (spawning_) {  // no pid yet: sent once there is one
+    if (pending_signal_ != SIGKILL) pending_signal_ = sig;
+    return;
+  }
   if (!exited_) ::kill(-pid_, sig);  // the task's process group (it is a session leader)
   if (!cgroup_dir.empty()) cgroup::signal_all(cgroup_dir, sig);  // and whoever left the group
   else if (!v1_dirs.empty()) cgroup::signal_all(v1_dirs.front(), sig);
@@ -387,6 +505,7 @@ void ProcessTask::kill(KillMode mode) {
 void ProcessTask::set_paused(bool paused) {
   if (paused == paused_) return;
   paused_ = paused;
+  if (spawning_) return;  // open() reads or not as it is then
   for (uv_pipe_t* p : {&out_, &err_}) {
     bool open = p == &out_ ? out_open_ : err_open_;
     if (!open) continue;
@@ -406,7 +525,8 @@ void ProcessTask::maybe_finish() {
   runner_.task_finished();
   // Read before the cgroup goes: did the kernel kill any of it at its memory limit?
   int64_t oom_kills = runners::process::oom_kills(oom_file);
-  if (cgroup_dir.empty() || cgroup::remove(cgroup_dir).ok()) {
+  if (cgroup_dir.empty() || (reusable_cgroup && runner_.give_back_cgroup(cgroup_dir)) ||
+      cgroup::remove(cgroup_dir).ok()) {
     runner_.track(*this, false);
   } else {
     runner_.remove_cgroup_later(cgroup_dir);  // still named to the reaper meanwhile
@@ -441,6 +561,7 @@ void ProcessTask::maybe_finish() {
 agent::Result<std::unique_ptr<agent::runner::Runner>> Factory::create(
     agent::runner::RunnerContext& ctx) {
   auto runner = std::make_unique<ProcessRunner>(ctx.loop, *ctx.config);
+  AGENT_TRY(runner->start_spawner());
   runner->init_cgroups();
   return std::unique_ptr<agent::runner::Runner>(std::move(runner));
 }

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <sstream>
+#include <string_view>
 
 #include "runners/process/control_files.h"
 
@@ -70,6 +71,18 @@ std::vector<std::string> children(const std::string& dir) {
   }
   closedir(d);
   return out;
+}
+
+bool populated(const std::string& dir) {
+  int fd = open((dir + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  char buf[256];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return true;
+  buf[n] = '\0';
+  std::string_view text(buf, static_cast<size_t>(n));
+  return text.find("populated 0\n") == std::string_view::npos;
 }
 
 agent::Status remove(const std::string& dir) {

@@ -35,6 +35,9 @@ int open_dir(const std::string& dir);
 void signal_all(const std::string& dir, int sig);
 // The cgroups directly under `dir` (full paths).
 std::vector<std::string> children(const std::string& dir);
+// Whether any process is in the cgroup or below it (cgroup.events); true
+// when that cannot be read.
+bool populated(const std::string& dir);
 // Removes the cgroup; EBUSY while processes are still exiting.
 agent::Status remove(const std::string& dir);
 }  // namespace cgroup

@@ -56,8 +56,11 @@ TEST_F(ProcessRunnerTest, CapturesBothStreamsAndTheExitCode) {
   Recorder rec;
   auto t = runner_->start(spec({"/bin/sh", "-c", "echo out; echo err >&2; printf tail; exit 3"}), rec);
   ASSERT_TRUE(t.ok()) << t.error().message();
-  EXPECT_GT((*t)->pid(), 0);
   ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+  // Spawned off the loop: the pid is known once the child exists, before it ends.
+  EXPECT_EQ(rec.started, 1);
+  EXPECT_GT(rec.pid, 0);
+  EXPECT_EQ((*t)->pid(), rec.pid);
   EXPECT_EQ(rec.out, "out\ntail");
   EXPECT_EQ(rec.err, "err\n");
   ASSERT_TRUE(rec.outcome.ok());
@@ -78,12 +81,32 @@ TEST_F(ProcessRunnerTest, RunsInTheGivenDirectoryWithTheGivenEnvironment) {
   runner_->release(std::move(t).value());
 }
 
-TEST_F(ProcessRunnerTest, AMissingProgramIsAnErrorAndNothingStarts) {
+TEST_F(ProcessRunnerTest, AMissingProgramEndsTheTaskWithAnErrorAndNothingStarts) {
   Recorder rec;
   auto t = runner_->start(spec({"/does/not/exist"}), rec);
-  ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.error().message().find("/does/not/exist"), std::string::npos);
-  EXPECT_EQ(rec.finished, 0);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(rec.finished, 0);  // never from inside start()
+  ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+  ASSERT_FALSE(rec.outcome.ok());
+  EXPECT_NE(rec.outcome.error().message().find("cannot start '/does/not/exist'"), std::string::npos)
+      << rec.outcome.error().message();
+  EXPECT_EQ(rec.started, 0);
+  runner_->release(std::move(t).value());
+  EXPECT_EQ(rec.finished, 1);
+}
+
+TEST_F(ProcessRunnerTest, AKillAskedBeforeTheChildExistsReachesItOnceItDoes) {
+  Recorder rec;
+  auto t = runner_->start(spec({"/bin/sh", "-c", "echo started; sleep 30"}), rec);
+  ASSERT_TRUE(t.ok());
+  runner_->kill(**t, agent::runner::KillMode::kForce);  // the spawner has not answered yet
+  EXPECT_EQ(rec.started, 0);
+  ASSERT_TRUE(run_until([&] { return rec.finished > 0; }, std::chrono::seconds(10)));
+  EXPECT_EQ(rec.started, 1);
+  ASSERT_TRUE(rec.outcome.ok());
+  ASSERT_TRUE(std::holds_alternative<agent::runner::Signaled>(*rec.outcome));
+  EXPECT_EQ(std::get<agent::runner::Signaled>(*rec.outcome).signal, SIGKILL);
+  runner_->release(std::move(t).value());
 }
 
 TEST_F(ProcessRunnerTest, GracefulKillReachesTheProcessGroupThenForceKillEndsIt) {
