@@ -148,6 +148,17 @@ Status prepare_files(PreparedTask& task) {
   return {};
 }
 
+bool only_directories(const PreparedTask& task) {
+  if (task.pooled_dir.empty() || !task.cut_log.empty() || task.load_namespace_files ||
+      !task.input_files.empty() || task.script_file) {
+    return false;
+  }
+  for (const auto& arg : task.argv) {
+    if (arg.find("kestra://") != std::string::npos) return false;
+  }
+  return true;
+}
+
 void collect_files(CollectJob& job) {
   auto store = [&](const std::string& dir, const std::string& rel) {
     auto uri = job.storage->put_task_file(dir + "/" + rel, job.key, rel);

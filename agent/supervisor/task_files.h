@@ -69,8 +69,11 @@ struct PreparedTask {
 // Renders the task's inputFiles (map or JSON string) and namespaceFiles. Loop thread.
 Status render_files(const flow::TaskDef& def, LazyContext& ctx,
                     const std::string& flow_namespace, PreparedTask& out);
-// Blocking: runs on the thread pool.
+// Blocking: runs on the thread pool, or on the loop when only_directories().
 Status prepare_files(PreparedTask& task);
+// The task needs only its pooled directories renamed into place: no log to
+// cut, no file to stage, no kestra:// URI to localize.
+bool only_directories(const PreparedTask& task);
 
 struct CollectJob {
   std::string working_dir;

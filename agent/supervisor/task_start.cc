@@ -235,40 +235,51 @@ void Supervisor::start_runner_task(Execution& exec, WorkerGroup& group, runner::
   exec.busy = true;
   pending_fs_++;
   auto status = std::make_shared<Status>();
+  auto prepared_then = [this, &exec, &run, prepared, status, env = std::move(env),
+                        timeout]() mutable {
+    pending_fs_--;
+    exec.busy = false;
+    LiveTask& l = *run.live;
+    if (prepared->cut_lines) {
+      run.log_lines = run.committed_lines = *prepared->cut_lines;
+      append_line(run, Level::kInfo,
+                  "the agent restarted while this task ran: following its " +
+                      std::string(run.runner) + " task again");
+    }
+    for (const auto& i : prepared->infos) append_line(run, Level::kInfo, i);
+    for (const auto& w : prepared->warnings) append_line(run, Level::kWarn, w);
+    if (!status->ok()) {
+      fail_start(run, status->error());
+      return;
+    }
+    if (!run.replayed && (l.kill_reason != KillReason::kNone || exec.cancel_requested)) {
+      if (l.kill_reason == KillReason::kNone) l.kill_reason = KillReason::kCancel;
+      l.runner_finished = true;
+      finish_task_run(run);
+      return;
+    }
+    l.timeout_ms = timeout ? timeout->count() : 0;
+    l.extra_env = std::move(env);
+    // Not before its record is durable (normally long since).
+    pending_fs_++;
+    db_.when_stored(l.created_seq, [this, &exec, &run, prepared](Status) {
+      crash_point("run_created");
+      pending_fs_--;
+      launch_soon(exec, run, std::move(prepared));
+    });
+  };
+  if (only_directories(*prepared) && launch_budget_left()) {
+    // A pooled pair to rename and nothing to write: one metadata call, as
+    // the loop's rmdir of an empty pair at the end, not worth a thread hop.
+    // Counted in the spawns' budget, so a burst still goes to the pool.
+    uint64_t t0 = uv_hrtime();
+    *status = prepare_files(*prepared);
+    launch_spent_ns_ += uv_hrtime() - t0;
+    prepared_then();
+    return;
+  }
   uv::queue_work(
-      loop_, [prepared, status] { *status = prepare_files(*prepared); },
-      [this, &exec, &run, prepared, status, env = std::move(env), timeout]() mutable {
-        pending_fs_--;
-        exec.busy = false;
-        LiveTask& l = *run.live;
-        if (prepared->cut_lines) {
-          run.log_lines = run.committed_lines = *prepared->cut_lines;
-          append_line(run, Level::kInfo,
-                      "the agent restarted while this task ran: following its " +
-                          std::string(run.runner) + " task again");
-        }
-        for (const auto& i : prepared->infos) append_line(run, Level::kInfo, i);
-        for (const auto& w : prepared->warnings) append_line(run, Level::kWarn, w);
-        if (!status->ok()) {
-          fail_start(run, status->error());
-          return;
-        }
-        if (!run.replayed && (l.kill_reason != KillReason::kNone || exec.cancel_requested)) {
-          if (l.kill_reason == KillReason::kNone) l.kill_reason = KillReason::kCancel;
-          l.runner_finished = true;
-          finish_task_run(run);
-          return;
-        }
-        l.timeout_ms = timeout ? timeout->count() : 0;
-        l.extra_env = std::move(env);
-        // Not before its record is durable (normally long since).
-        pending_fs_++;
-        db_.when_stored(l.created_seq, [this, &exec, &run, prepared](Status) {
-          crash_point("run_created");
-          pending_fs_--;
-          launch_soon(exec, run, std::move(prepared));
-        });
-      });
+      loop_, [prepared, status] { *status = prepare_files(*prepared); }, std::move(prepared_then));
 }
 
 // A burst (thousands of submissions stored by one commit) would otherwise

@@ -105,13 +105,13 @@ void remember_refusal(int err) {
   }
 }
 
-pid_t clone_into_cgroup(int cgroup_dir_fd, void (*fn)(void*), void* arg) {
+pid_t clone_into_cgroup(int cgroup_dir_fd, void (*fn)(void*), void* arg, bool share_files) {
 #if defined(RUNNERD_CLONE_INTO)
   char* top = stack_top();
   if (top == nullptr) return -1;
   struct clone_args args;
   std::memset(&args, 0, sizeof args);
-  args.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
+  args.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP | (share_files ? CLONE_FILES : 0);
   args.exit_signal = SIGCHLD;
   args.stack = reinterpret_cast<uint64_t>(top - kStackSize);
   args.stack_size = kStackSize;
@@ -126,6 +126,7 @@ pid_t clone_into_cgroup(int cgroup_dir_fd, void (*fn)(void*), void* arg) {
   (void)cgroup_dir_fd;
   (void)fn;
   (void)arg;
+  (void)share_files;
   errno = ENOSYS;
   return -1;
 #endif

@@ -28,7 +28,10 @@ bool clone_into_available();
 
 // Starts a child in the cgroup whose directory `cgroup_dir_fd` is open
 // (O_RDONLY | O_DIRECTORY). Returns its pid, or -1 with errno set.
-pid_t clone_into_cgroup(int cgroup_dir_fd, void (*fn)(void*), void* arg);
+// `share_files`: the child starts on the parent's descriptor table
+// (CLONE_FILES) instead of a copy of it, and must make its own before it
+// changes any descriptor (spawn.h: close_range with CLOSE_RANGE_UNSHARE).
+pid_t clone_into_cgroup(int cgroup_dir_fd, void (*fn)(void*), void* arg, bool share_files = false);
 
 // After a refusal that says the kernel cannot do it (ENOSYS, E2BIG, EINVAL,
 // EBADF, EOPNOTSUPP), clone_into_available() is false from then on.

@@ -1,13 +1,17 @@
 #include "runners/process/spawn.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
@@ -45,6 +49,7 @@ struct ChildPlan {
   volatile int* error;  // errno of the step that failed, read by the parent
   volatile int* step;   // which step failed
   int status_w;         // >= 0 when the child does not share our memory (below)
+  int unshare_from;     // >= 0: the child starts on our descriptor table (SpawnSlots)
 };
 
 // ThreadSanitizer turns vfork into fork: the child's writes to `error` and
@@ -52,9 +57,10 @@ struct ChildPlan {
 // close-on-exec pipe (EOF: the exec happened).
 constexpr bool kChildHasOwnMemory = agent::kThreadSanitizer;
 
-enum Step { kCgroup = 1, kSetsid, kStdin, kStdout, kStderr, kChdir, kGroups, kGid, kUid, kNoNewPrivs, kExec };
+enum Step { kCgroup = 1, kFiles, kSetsid, kStdin, kStdout, kStderr, kChdir, kGroups, kGid, kUid, kNoNewPrivs, kExec };
 const char* const kStepNames[] = {"",
                                   "joining its cgroup",
+                                  "making its own descriptor table",
                                   "setsid",
                                   "opening /dev/null",
                                   "redirecting stdout",
@@ -80,6 +86,12 @@ const char* const kStepNames[] = {"",
   if (p.cgroup_fd >= 0 && write(p.cgroup_fd, "0", 1) != 1) child_fail(p, kCgroup);
   for (size_t i = 0; i < p.join_count; i++) {
     if (write(p.join_fds[i], "0", 1) != 1) child_fail(p, kCgroup);
+  }
+  // On the agent's table so far, which nothing above changed: from here on a
+  // table of its own, holding only the descriptors below `unshare_from`.
+  if (p.unshare_from >= 0 &&
+      syscall(SYS_close_range, static_cast<unsigned>(p.unshare_from), ~0u, CLOSE_RANGE_UNSHARE) != 0) {
+    child_fail(p, kFiles);
   }
   if (setsid() < 0) child_fail(p, kSetsid);
   int null_fd = open("/dev/null", O_RDONLY);
@@ -133,7 +145,7 @@ pid_t vfork_child(const ChildPlan& plan) {
 // that file, opened here.
 pid_t start_child(ChildPlan& plan, int cgroup_dir_fd) {
   if (cgroup_dir_fd >= 0 && clone_into_available()) {
-    pid_t pid = clone_into_cgroup(cgroup_dir_fd, run_child_entry, &plan);
+    pid_t pid = clone_into_cgroup(cgroup_dir_fd, run_child_entry, &plan, plan.unshare_from >= 0);
     if (pid >= 0) return pid;
     remember_refusal(errno);
     if (clone_into_available()) return -1;  // a real failure (EAGAIN, ENOMEM)
@@ -149,7 +161,35 @@ pid_t start_child(ChildPlan& plan, int cgroup_dir_fd) {
   return pid;
 }
 
+// CLOSE_RANGE_UNSHARE came with Linux 5.9. It cannot be tried: in a thread
+// of the agent it would give that thread a table of its own.
+bool kernel_unshares_ranges() {
+  static const bool yes = [] {
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 9);
+  }();
+  return yes;
+}
+
 }  // namespace
+
+agent::Status SpawnSlots::open() {
+  for (int* fd : {&out, &err, &null}) {
+    *fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+      int e = errno;
+      close();
+      return agent::Error::from_errno(e, "opening /dev/null");
+    }
+  }
+  return {};
+}
+
+void SpawnSlots::close() {
+  for (int* fd : {&out, &err, &null}) close_fd(*fd);
+}
 
 std::vector<std::string> task_environment(const std::vector<std::string>& env) {
   std::vector<std::string> out;
@@ -172,7 +212,7 @@ std::vector<std::string> task_environment(const std::vector<std::string>& env) {
 agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
                                   const std::vector<std::string>& env, const std::string& cwd,
                                   int cgroup_dir_fd, const agent::TaskUser* user,
-                                  const std::vector<int>& join_fds) {
+                                  const std::vector<int>& join_fds, const SpawnSlots* slots) {
   if (argv.empty() || argv[0].empty()) {
     return agent::Error(agent::Errc::kInvalidArgument, "empty command line");
   }
@@ -211,13 +251,20 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
     for (int fd : {out[0], out[1], err[0], err[1]}) close_fd(fd);
     return agent::Error::from_errno(e, "creating a status pipe");
   }
-  ChildPlan plan{cargv.data(), cenv.data(), cwd.c_str(), -1, join_fds.data(), join_fds.size(), out[1], err[1],
+  // The pipe ends go to the slots, below every other descriptor the child
+  // needs after making its table: it copies those only.
+  bool slotted = slots != nullptr && slots->usable() && !kChildHasOwnMemory &&
+                 clone_into_available() && kernel_unshares_ranges() &&
+                 dup3(out[1], slots->out, O_CLOEXEC) >= 0 && dup3(err[1], slots->err, O_CLOEXEC) >= 0;
+  ChildPlan plan{cargv.data(), cenv.data(), cwd.c_str(), -1, join_fds.data(), join_fds.size(),
+                 slotted ? slots->out : out[1], slotted ? slots->err : err[1],
                  user != nullptr,
                  user != nullptr ? user->uid : 0,
                  user != nullptr ? user->gid : 0,
                  user != nullptr ? user->groups.data() : nullptr,
                  user != nullptr ? user->groups.size() : 0,
-                 &child_errno, &child_step, status[1]};
+                 &child_errno, &child_step, status[1],
+                 slotted ? std::max(slots->out, slots->err) + 1 : -1};
 
   // No handler of the agent's may run in the child while it shares our memory.
   sigset_t all, old;
@@ -228,6 +275,10 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close_fd(out[1]);
   close_fd(err[1]);
+  if (slots != nullptr && slots->usable()) {  // the pipes' write ends are the child's alone
+    (void)dup3(slots->null, slots->out, O_CLOEXEC);
+    (void)dup3(slots->null, slots->err, O_CLOEXEC);
+  }
   if (kChildHasOwnMemory) {
     close_fd(status[1]);
     int report[2] = {0, 0};

@@ -16,9 +16,11 @@ Spawner::~Spawner() {
     cv_.notify_one();
     thread_.join();
   }
+  slots_.close();
 }
 
 agent::Status Spawner::start(uv_loop_t* loop) {
+  if (!slots_.open().ok()) slots_.close();  // spawns then copy the descriptor table, as before
   auto* async = new uv_async_t;
   int rc = uv_async_init(loop, async, [](uv_async_t* h) noexcept {
     static_cast<Spawner*>(h->data)->deliver();
@@ -62,7 +64,7 @@ void Spawner::run() {
     lock.unlock();
     const SpawnRequest& r = job.request;
     try {
-      job.result = spawn_task(r.argv, r.env, r.cwd, r.cgroup_dir_fd, r.user, r.join_fds);
+      job.result = spawn_task(r.argv, r.env, r.cwd, r.cgroup_dir_fd, r.user, r.join_fds, &slots_);
     } catch (const std::exception& e) {  // allocation failure: said, not thrown
       job.result = agent::Error(agent::Errc::kResourceExhausted,
                                 "cannot start '" + (r.argv.empty() ? std::string() : r.argv[0]) +
@@ -93,6 +95,7 @@ void Spawner::stop() {
   }
   cv_.notify_one();
   thread_.join();
+  slots_.close();
   deliver();  // whatever the thread finished after the last wakeup
   uv_close(reinterpret_cast<uv_handle_t*>(async_),
            [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_async_t*>(h); });

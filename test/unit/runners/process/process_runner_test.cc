@@ -1,9 +1,12 @@
 #include "runners/process/process_runner.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "agent/config/config.h"
 #include "agent/log/log.h"
@@ -67,6 +70,29 @@ TEST_F(ProcessRunnerTest, CapturesBothStreamsAndTheExitCode) {
   EXPECT_EQ(std::get<agent::runner::Exited>(*rec.outcome).code, 3);
   runner_->release(std::move(t).value());
   EXPECT_EQ(rec.finished, 1);
+}
+
+// The child starts on the agent's descriptor table and makes its own of the
+// few below the spawner's slots (spawn.h): it must end with exactly 0, 1 and
+// 2, and the agent's own 0, 1 and 2 must be what they were.
+TEST_F(ProcessRunnerTest, TheTaskHoldsOnlyItsThreeStandardDescriptorsAndOursStayAsTheyWere) {
+  struct stat before[3];
+  for (int fd = 0; fd < 3; fd++) ASSERT_EQ(fstat(fd, &before[fd]), 0);
+  std::vector<int> ours;  // descriptors of the agent's, above the slots
+  for (int i = 0; i < 300; i++) ours.push_back(open("/dev/null", O_RDONLY));  // not close-on-exec
+  Recorder rec;
+  auto t = runner_->start(spec({"/bin/ls", "/proc/self/fd"}), rec);  // 3: ls reading the directory
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+  EXPECT_EQ(rec.out, "0\n1\n2\n3\n") << rec.err;
+  runner_->release(std::move(t).value());
+  for (int fd : ours) close(fd);
+  for (int fd = 0; fd < 3; fd++) {
+    struct stat now;
+    ASSERT_EQ(fstat(fd, &now), 0);
+    EXPECT_EQ(now.st_ino, before[fd].st_ino) << "descriptor " << fd;
+    EXPECT_EQ(now.st_dev, before[fd].st_dev) << "descriptor " << fd;
+  }
 }
 
 TEST_F(ProcessRunnerTest, RunsInTheGivenDirectoryWithTheGivenEnvironment) {
