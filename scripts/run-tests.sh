@@ -136,7 +136,7 @@ for name in ("unit", "integration"):
                 passed += 1
 print(f"tests ({sys.argv[2]}): {passed} passed, {failed} failed, {pending} pending "
       "(conformance cases waiting for a runner: test/conformance/README.md)")
-if passed == 0:
+if passed == 0 or failed > 0:  # the crash loop, say, fails here only
     sys.exit(1)
 PY
 [ $? -ne 0 ] && status=1

@@ -52,6 +52,10 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   std::vector<std::string> v1_dirs;  // its limits on a hybrid host (task_limits.h)
   std::string oom_file;              // where the kernel counts its OOM kills; "" without a memory limit
   bool reusable_cgroup = false;      // ran without limits: its cgroup may serve another task
+  // Its cgroup was killed through cgroup.kill: not used again. A child later
+  // started into it with CLONE_INTO_CGROUP was found killed at birth (Linux
+  // 6.18, the crash loop: every task after a cancelled one in its cgroup).
+  bool cgroup_killed = false;
 
  private:
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
@@ -486,6 +490,7 @@ void ProcessTask::on_drain_timeout(uv_timer_t* t) noexcept {
 
 void ProcessTask::kill_leftovers() {
   ::kill(-pid_, SIGKILL);
+  cgroup_killed = true;
   if (!cgroup_dir.empty()) cgroup::signal_all(cgroup_dir, SIGKILL);
   else if (!v1_dirs.empty()) cgroup::signal_all(v1_dirs.front(), SIGKILL);
 }
@@ -498,6 +503,7 @@ void ProcessTask::kill(KillMode mode) {
     return;
   }
   if (!exited_) ::kill(-pid_, sig);  // the task's process group (it is a session leader)
+  if (sig == SIGKILL) cgroup_killed = true;
   if (!cgroup_dir.empty()) cgroup::signal_all(cgroup_dir, sig);  // and whoever left the group
   else if (!v1_dirs.empty()) cgroup::signal_all(v1_dirs.front(), sig);
 }
@@ -525,7 +531,7 @@ void ProcessTask::maybe_finish() {
   runner_.task_finished();
   // Read before the cgroup goes: did the kernel kill any of it at its memory limit?
   int64_t oom_kills = runners::process::oom_kills(oom_file);
-  if (cgroup_dir.empty() || (reusable_cgroup && runner_.give_back_cgroup(cgroup_dir)) ||
+  if (cgroup_dir.empty() || (reusable_cgroup && !cgroup_killed && runner_.give_back_cgroup(cgroup_dir)) ||
       cgroup::remove(cgroup_dir).ok()) {
     runner_.track(*this, false);
   } else {

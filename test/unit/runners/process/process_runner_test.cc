@@ -95,6 +95,31 @@ TEST_F(ProcessRunnerTest, TheTaskHoldsOnlyItsThreeStandardDescriptorsAndOursStay
   }
 }
 
+// Cgroups are used again (process_runner.cc), but not one emptied through
+// cgroup.kill: a child started into it afterwards was killed at birth.
+TEST_F(ProcessRunnerTest, TasksAfterAForceKilledOneStartAndEndNormally) {
+  for (int round = 0; round < 3; round++) {
+    Recorder killed;
+    auto t = runner_->start(spec({"/bin/sh", "-c", "echo up; sleep 30"}), killed);
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(run_until([&] { return killed.out == "up\n"; }));
+    runner_->kill(**t, agent::runner::KillMode::kForce);
+    ASSERT_TRUE(run_until([&] { return killed.finished > 0; }));
+    runner_->release(std::move(t).value());
+    for (int i = 0; i < 3; i++) {
+      Recorder rec;
+      auto n = runner_->start(spec({"/bin/sh", "-c", "exit 3"}), rec);
+      ASSERT_TRUE(n.ok());
+      ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+      ASSERT_TRUE(rec.outcome.ok());
+      ASSERT_TRUE(std::holds_alternative<agent::runner::Exited>(*rec.outcome))
+          << "round " << round << " task " << i << " was killed";
+      EXPECT_EQ(std::get<agent::runner::Exited>(*rec.outcome).code, 3);
+      runner_->release(std::move(n).value());
+    }
+  }
+}
+
 TEST_F(ProcessRunnerTest, RunsInTheGivenDirectoryWithTheGivenEnvironment) {
   Recorder rec;
   auto s = spec({"/bin/sh", "-c", "pwd; echo $ONLY"});
