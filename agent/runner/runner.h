@@ -89,6 +89,13 @@ class RunnerTask {
   // What `runnerctl ps` shows: a pid, a container id, a job ARN.
   virtual std::string external_id() const = 0;
   virtual int64_t pid() const { return 0; }
+  // False while the runner is still starting it after start() returned (a
+  // process spawned off the loop): TaskObserver::on_started follows, or
+  // on_finished with the reason it could not start.
+  virtual bool started() const { return true; }
+  // After on_finished: nothing the task started can still be running (its
+  // cgroup is empty), so its working directory may serve another task.
+  virtual bool left_nothing_running() const { return false; }
 };
 
 class Runner {

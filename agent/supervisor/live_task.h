@@ -54,6 +54,9 @@ struct LiveTask {
   std::string timeout_text;  // as written, for the error message
   KillReason kill_reason = KillReason::kNone;
   bool runner_finished = false;
+  // Nothing of the task can still be using its working directory (its runner
+  // said so, or it never started): the pair may go back to the pool.
+  bool nothing_left = false;
   std::unique_ptr<uv::Timer> timeout_timer;
   std::unique_ptr<uv::Timer> kill_timer;
 };

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "agent/common/crash_point.h"
@@ -93,7 +94,9 @@ Status Supervisor::start() {
   {
     // As many pairs as can run at once: what ends gives back what starts takes.
     size_t capacity = static_cast<size_t>(std::min(std::max(config_.max_running, 64), 4096));
-    Status pooled = work_dirs_.init(config_.work_dir, capacity,
+    char name[32];  // one pool per agent (state directory), as agents may share a workDir
+    std::snprintf(name, sizeof name, ".pool-%016zx", std::hash<std::string>{}(config_.state_dir));
+    Status pooled = work_dirs_.init(config_.work_dir, name, capacity,
                                     config_.task_user ? config_.task_user->uid : geteuid());
     if (!pooled.ok()) log::warn("working directories are not used again: " + pooled.error().message());
   }
@@ -476,8 +479,8 @@ void Supervisor::end_execution(Execution& exec, State state) {
   });
 }
 
-void Supervisor::remove_working_dir(std::string dir, const std::string& output_dir) {
-  if (!output_dir.empty() && work_dirs_.give_back(dir, output_dir)) return;
+void Supervisor::remove_working_dir(std::string dir, const std::string& output_dir, bool poolable) {
+  if (poolable && !output_dir.empty() && work_dirs_.give_back(dir, output_dir)) return;
   // The usual case, on the loop: the task left nothing but the output
   // directory it was given, empty. rmdir only ever removes an empty directory
   // and does not follow a symlink put in its place; anything else goes to the

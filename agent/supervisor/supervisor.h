@@ -146,6 +146,7 @@ class Supervisor final : public runner::TaskObserver {
   // task_start.cc: rendering, the working directory, starting on the runner.
   void start_runner_task(Execution& exec, WorkerGroup& group, runner::ResourceGrant grant);
   void launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
+  void mark_running(Execution& exec, TaskRun& run);
   // Starts the task unless it was cancelled meanwhile; spawns take at most
   // kLaunchBudgetNs of each loop iteration, the rest wait for the next one.
   void launch_soon(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared);
@@ -177,7 +178,8 @@ class Supervisor final : public runner::TaskObserver {
   void notify(Execution& exec, TaskRun* run);
   void after_run_stored(Execution& exec, TaskRun& run);
   // `output_dir`: the empty directory every task gets inside it (or empty).
-  void remove_working_dir(std::string dir, const std::string& output_dir = {});
+  // `poolable`: nothing of the task can still be in it (LiveTask::nothing_left).
+  void remove_working_dir(std::string dir, const std::string& output_dir = {}, bool poolable = false);
   void on_log_committed(const logstream::ChunkPtr& chunk);
   void on_log_closed(uint64_t key, Status status);
   void set_paused_all(bool paused);

@@ -43,7 +43,13 @@ std::string out_of_memory_message(int64_t limit_bytes) {
 }  // namespace
 
 void Supervisor::on_started(runner::RunnerTask& task) {
-  static_cast<TaskRun*>(task.supervisor_data)->pid = task.pid();
+  TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
+  if (run.state == State::kCreated) {
+    mark_running(*run.live->exec, run);
+  } else {  // KILLING: cancelled while it was being started
+    run.pid = task.pid();
+    if (run.started_ms == 0) run.started_ms = now_ms();
+  }
 }
 
 void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus> outcome) {
@@ -66,11 +72,13 @@ void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus
         run.error = std::string("killed by signal ") + sigabbrev_np(sig);
       }
     }
-  } else {
+  } else {  // it could not be started: nothing of it ran
     run.error = outcome.error().message();
     append_line(run, Level::kError, run.error);
+    live.result = State::kFailed;
   }
   live.runner_finished = true;
+  live.nothing_left = task.left_nothing_running();
   live.runner->release(std::move(live.task));
   finish_task_run(run);
 }
@@ -181,6 +189,7 @@ void Supervisor::end_task_run(TaskRun& run) {
   run.ended_ms = now_ms();
   std::string dir = live.shared_dir ? std::string() : std::move(live.working_dir);
   std::string output_dir = std::move(live.created_output_dir);
+  bool poolable = live.nothing_left;
   // A resubmitted task keeps its slot until its next attempt is queued first:
   // it keeps its place ahead of executions that were waiting.
   bool slot = live.takes_slot;
@@ -194,7 +203,7 @@ void Supervisor::end_task_run(TaskRun& run) {
     if (group != nullptr) groups_.give_back(*group, grant);
   };
   if (slot && !hold_slot) free_slot();
-  if (!dir.empty()) remove_working_dir(std::move(dir), output_dir);
+  if (!dir.empty()) remove_working_dir(std::move(dir), output_dir, poolable);
   run.state = state;
   TaskMetrics& m = task_metrics_[task_key(run)];
   m.ended[static_cast<size_t>(state)]++;

@@ -154,7 +154,8 @@ void Supervisor::start_runner_task(Execution& exec, WorkerGroup& group, runner::
   const Frame& frame = exec.frames.back();
   live.shared_dir = !frame.working_dir.empty();
   live.working_dir = live.shared_dir ? frame.working_dir : config_.work_dir + "/" + run.id;
-  // A pair given back by an earlier task, renamed into place off the loop.
+  // A pair given back by an earlier task, renamed into place when the files
+  // are prepared.
   std::optional<WorkDirPool::Entry> pooled;
   if (!live.shared_dir && !run.replayed) pooled = work_dirs_.take();
   std::string output_dir =
@@ -201,7 +202,15 @@ void Supervisor::start_runner_task(Execution& exec, WorkerGroup& group, runner::
     AGENT_TRY(render_files(def, ctx, exec.namespace_, *prepared));
     return {};
   }();
+  // A pooled pair not renamed into place goes back as it is.
+  auto unused_pair = [&] {
+    if (prepared->pooled_dir.empty()) return;
+    const std::string& out = live.created_output_dir;
+    work_dirs_.put_back(std::move(prepared->pooled_dir), out.substr(out.rfind('/') + 1));
+    prepared->pooled_dir.clear();
+  };
   if (!st.ok()) {
+    unused_pair();
     fail_start(run, st.error());
     return;
   }
@@ -212,6 +221,7 @@ void Supervisor::start_runner_task(Execution& exec, WorkerGroup& group, runner::
     if (!r.directory.empty() &&
         (r.directory.starts_with("/") || r.directory == ".." || r.directory.starts_with("../") ||
          r.directory.find("/../") != std::string::npos || r.directory.ends_with("/.."))) {
+      unused_pair();
       fail_start(run, Error(Errc::kInvalidArgument,
                             "directory '" + r.directory + "' escapes the working directory",
                             "directory"));
@@ -400,14 +410,9 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   crash_point("task_started");
   live.task = std::move(started).value();
   live.task->supervisor_data = &run;
-  run.pid = live.task->pid();
-  if (!run.replayed || run.started_ms == 0) run.started_ms = now_ms();
   if (paused_all_) live.runner->set_output_paused(*live.task, true);
-  set_state(exec, &run, State::kRunning);
-  if (!run.replayed) {
-    task_metrics_[task_key(run)].submit_to_running.observe(
-        static_cast<double>(run.started_ms - (live.queued_ms > 0 ? live.queued_ms : run.created_ms)) / 1000.0);
-  }
+  // A process still being spawned is RUNNING once it exists (on_started).
+  if (live.task->started()) mark_running(exec, run);
   if (run.replayed && (exec.cancel_requested || live.kill_reason != KillReason::kNone)) {
     // Cancelled before or while it was taken up: killed now that it is followed.
     KillReason reason = live.kill_reason == KillReason::kNone ? KillReason::kCancel : live.kill_reason;
@@ -423,6 +428,17 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   }
 }
 
+void Supervisor::mark_running(Execution& exec, TaskRun& run) {
+  LiveTask& live = *run.live;
+  run.pid = live.task->pid();
+  if (!run.replayed || run.started_ms == 0) run.started_ms = now_ms();
+  set_state(exec, &run, State::kRunning);
+  if (!run.replayed) {
+    task_metrics_[task_key(run)].submit_to_running.observe(
+        static_cast<double>(run.started_ms - (live.queued_ms > 0 ? live.queued_ms : run.created_ms)) / 1000.0);
+  }
+}
+
 void Supervisor::fail_start(TaskRun& run, const Error& error) {
   // Nothing started: the reason is the task's log and its error.
   std::string msg = error.path().empty() ? error.message() : error.path() + ": " + error.message();
@@ -430,6 +446,7 @@ void Supervisor::fail_start(TaskRun& run, const Error& error) {
   run.error = msg;
   run.live->result = State::kFailed;
   run.live->runner_finished = true;
+  run.live->nothing_left = true;
   finish_task_run(run);
 }
 

@@ -40,8 +40,9 @@ bool holds_only(int fd, const std::string& name) {
 
 }  // namespace
 
-Status WorkDirPool::init(const std::string& root, size_t capacity, uid_t owner) {
-  pool_dir_ = root + "/.pool";
+Status WorkDirPool::init(const std::string& root, const std::string& name, size_t capacity,
+                         uid_t owner) {
+  pool_dir_ = root + "/" + name;
   owner_ = owner;
   Status cleared = files::remove_tree(pool_dir_);  // an earlier agent's
   if (!cleared.ok()) return cleared;
@@ -63,6 +64,10 @@ std::optional<WorkDirPool::Entry> WorkDirPool::take() {
   Entry e = std::move(idle_.back());
   idle_.pop_back();
   return e;
+}
+
+void WorkDirPool::put_back(std::string path, std::string output_name) {
+  idle_.push_back(Entry{std::move(path), std::move(output_name)});
 }
 
 bool WorkDirPool::give_back(const std::string& dir, const std::string& output_dir) {

@@ -37,17 +37,24 @@ bool refused = false;
 // small stack does; a guard page below it turns an overflow into a fault.
 constexpr size_t kStackSize = 64 * 1024;
 constexpr size_t kGuard = 4096;
-char* child_stack = nullptr;
+// One per spawning thread, unmapped when the thread ends.
+struct ChildStack {
+  char* base = nullptr;
+  ~ChildStack() {
+    if (base != nullptr) munmap(base, kStackSize + kGuard);
+  }
+};
+thread_local ChildStack child_stack;
 
 char* stack_top() {
-  if (child_stack == nullptr) {
+  if (child_stack.base == nullptr) {
     void* p = mmap(nullptr, kStackSize + kGuard, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return nullptr;
     mprotect(p, kGuard, PROT_NONE);
-    child_stack = static_cast<char*>(p);
+    child_stack.base = static_cast<char*>(p);
   }
-  return child_stack + kGuard + kStackSize;
+  return child_stack.base + kGuard + kStackSize;
 }
 #endif
 

@@ -13,8 +13,8 @@
 // sanitizers (TSan cannot follow a raw clone; ASan takes the foreign stack
 // for an overflow), available() is false and the caller falls back to vfork
 // plus a write to `cgroup.procs`.
-// The spawner's thread only (spawner.h): one stack is reused, as the parent
-// waits until the exec.
+// Each spawning thread (spawner.h) reuses one stack of its own, as the
+// parent waits until the exec.
 #pragma once
 
 #include <sys/types.h>

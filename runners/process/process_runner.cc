@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -44,6 +45,8 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   void spawned(agent::Result<Spawned> result);
   std::string external_id() const override { return "pid " + std::to_string(pid_); }
   int64_t pid() const override { return pid_; }
+  bool started() const override { return !spawning_; }
+  bool left_nothing_running() const override { return nothing_left_; }
 
   void kill(KillMode mode);
   void set_paused(bool paused);
@@ -80,6 +83,7 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   bool finished_ = false;
   bool paused_ = false;
   bool spawning_ = true;
+  bool nothing_left_ = false;  // its cgroup was empty when it ended (none: unknown)
   int pending_signal_ = 0;  // the strongest kill asked while spawning
   int wait_status_ = 0;
 
@@ -254,6 +258,9 @@ class ProcessRunner final : public agent::runner::Runner {
     request.join_fds = std::move(limits.join_fds);
     request.user = config_.task_user ? &*config_.task_user : nullptr;
     ProcessTask* t = task.get();
+    // Named to the reaper before the child exists: an agent killed during
+    // the spawn leaves nothing in the cgroup behind.
+    if (!t->cgroup_dir.empty()) track(*t, true);
     std::vector<int> fds = request.join_fds;
     spawner_.submit(std::move(request), [t, cgroup_fd, fds = std::move(fds)](agent::Result<Spawned> r) {
       if (cgroup_fd >= 0) ::close(cgroup_fd);
@@ -263,11 +270,13 @@ class ProcessRunner final : public agent::runner::Runner {
     return std::unique_ptr<agent::runner::RunnerTask>(std::move(task));
   }
 
-  // The child of `task` exists (its handles are open) or could not start.
+  // The child of `task` exists and its handles are open. A task with a
+  // cgroup was named to the reaper before its spawn; one without is named by
+  // its process group, known only now.
   void child_started(ProcessTask& task) {
     spawned_++;
     running_++;
-    track(task, true);
+    if (task.cgroup_dir.empty()) track(task, true);
   }
 
   void kill(agent::runner::RunnerTask& task, KillMode mode) override {
@@ -321,7 +330,9 @@ class ProcessRunner final : public agent::runner::Runner {
   // of the loop's time per trivial task. Kept while tasks come; removed after
   // kIdleTrimMs without any running.
   bool give_back_cgroup(const std::string& dir) {
-    if (idle_cgroups_.size() >= kMaxIdleCgroups || cgroup::populated(dir)) return false;
+    // As many as can run at once: what ends gives back what starts takes.
+    size_t most = static_cast<size_t>(std::clamp(config_.max_running, 64, 4096));
+    if (idle_cgroups_.size() >= most || !cgroup::reusable(dir)) return false;
     idle_cgroups_.push_back(dir);
     if (trim_timer_ == nullptr) {
       trim_timer_ = new uv_timer_t;
@@ -335,7 +346,6 @@ class ProcessRunner final : public agent::runner::Runner {
   uv_buf_t read_buffer() { return uv_buf_init(read_buf_, sizeof read_buf_); }
 
  private:
-  static constexpr size_t kMaxIdleCgroups = 1024;
   static constexpr uint64_t kIdleTrimMs = 1000;
 
   static void on_trim(uv_timer_t* t) noexcept {
@@ -419,7 +429,11 @@ void ProcessTask::spawned(agent::Result<Spawned> result) {
 // Nothing of the task runs: its cgroups go, and the task ends with the reason.
 void ProcessTask::fail_spawn(const agent::Error& error) {
   finished_ = true;
-  if (!cgroup_dir.empty()) (void)cgroup::remove(cgroup_dir);
+  nothing_left_ = true;
+  if (!cgroup_dir.empty()) {
+    (void)cgroup::remove(cgroup_dir);
+    runner_.track(*this, false);
+  }
   for (const auto& d : v1_dirs) (void)cgroup::remove(d);
   observer_.on_finished(*this, error);
 }
@@ -531,8 +545,12 @@ void ProcessTask::maybe_finish() {
   runner_.task_finished();
   // Read before the cgroup goes: did the kernel kill any of it at its memory limit?
   int64_t oom_kills = runners::process::oom_kills(oom_file);
-  if (cgroup_dir.empty() || (reusable_cgroup && !cgroup_killed && runner_.give_back_cgroup(cgroup_dir)) ||
-      cgroup::remove(cgroup_dir).ok()) {
+  if (!cgroup_dir.empty() &&
+      ((reusable_cgroup && !cgroup_killed && runner_.give_back_cgroup(cgroup_dir)) ||
+       cgroup::remove(cgroup_dir).ok())) {
+    nothing_left_ = true;  // an empty cgroup: nothing of the task runs
+    runner_.track(*this, false);
+  } else if (cgroup_dir.empty()) {
     runner_.track(*this, false);
   } else {
     runner_.remove_cgroup_later(cgroup_dir);  // still named to the reaper meanwhile

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -162,8 +163,12 @@ pid_t start_child(ChildPlan& plan, int cgroup_dir_fd) {
 }
 
 // CLOSE_RANGE_UNSHARE came with Linux 5.9. It cannot be tried: in a thread
-// of the agent it would give that thread a table of its own.
+// of the agent it would give that thread a table of its own. A child that
+// was refused it (a seccomp filter) turns it off for good.
+std::atomic<bool> unshare_refused{false};
+
 bool kernel_unshares_ranges() {
+  if (unshare_refused.load(std::memory_order_relaxed)) return false;
   static const bool yes = [] {
     struct utsname u;
     int major = 0, minor = 0;
@@ -178,6 +183,11 @@ bool kernel_unshares_ranges() {
 agent::Status SpawnSlots::open() {
   for (int* fd : {&out, &err, &null}) {
     *fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (*fd >= 0 && *fd < 3) {  // an agent started without stdin: never 0, 1 or 2
+      int moved = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+      ::close(*fd);
+      *fd = moved;
+    }
     if (*fd < 0) {
       int e = errno;
       close();
@@ -293,6 +303,14 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
     }
   }
 
+  if (slotted && pid >= 0 && child_step == kFiles) {
+    // Refused its own table: spawned again the way that copies it.
+    waitpid(pid, nullptr, 0);
+    close_fd(out[0]);
+    close_fd(err[0]);
+    unshare_refused.store(true, std::memory_order_relaxed);
+    return spawn_task(argv, env, cwd, cgroup_dir_fd, user, join_fds, nullptr);
+  }
   if (pid < 0 || child_step != 0) {
     close_fd(out[0]);
     close_fd(err[0]);

@@ -22,9 +22,8 @@ Spawner::~Spawner() {
 agent::Status Spawner::start(uv_loop_t* loop) {
   if (!slots_.open().ok()) slots_.close();  // spawns then copy the descriptor table, as before
   auto* async = new uv_async_t;
-  int rc = uv_async_init(loop, async, [](uv_async_t* h) noexcept {
-    static_cast<Spawner*>(h->data)->deliver();
-  });
+  int rc = uv_async_init(loop, async,
+                         [](uv_async_t* h) noexcept { static_cast<Spawner*>(h->data)->deliver(); });
   if (rc != 0) {
     delete async;
     return agent::Error::from_uv(rc, "starting the spawner");
@@ -66,9 +65,9 @@ void Spawner::run() {
     try {
       job.result = spawn_task(r.argv, r.env, r.cwd, r.cgroup_dir_fd, r.user, r.join_fds, &slots_);
     } catch (const std::exception& e) {  // allocation failure: said, not thrown
-      job.result = agent::Error(agent::Errc::kResourceExhausted,
-                                "cannot start '" + (r.argv.empty() ? std::string() : r.argv[0]) +
-                                    "': " + e.what());
+      job.result = agent::Error(
+          agent::Errc::kResourceExhausted,
+          "cannot start '" + (r.argv.empty() ? std::string() : r.argv[0]) + "': " + e.what());
     }
     lock.lock();
     done_.push_back(std::move(job));

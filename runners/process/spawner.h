@@ -69,7 +69,7 @@ class Spawner {
   std::condition_variable cv_;
   std::deque<Job> todo_;  // guarded by mu_
   std::deque<Job> done_;  // guarded by mu_
-  SpawnSlots slots_;  // the thread's (spawn.h); opened at start, while numbers are low
+  SpawnSlots slots_;      // the thread's (spawn.h); opened at start, while numbers are low
   bool stopping_ = false;
   size_t in_flight_ = 0;  // loop thread: submitted, `done` not yet called
 };

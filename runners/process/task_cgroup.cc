@@ -73,16 +73,26 @@ std::vector<std::string> children(const std::string& dir) {
   return out;
 }
 
-bool populated(const std::string& dir) {
-  int fd = open((dir + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  char buf[256];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+namespace {
+
+// The control file's text (small files only), or "" when it cannot be read.
+std::string read_small(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf);
   close(fd);
-  if (n <= 0) return true;
-  buf[n] = '\0';
-  std::string_view text(buf, static_cast<size_t>(n));
-  return text.find("populated 0\n") == std::string_view::npos;
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+bool reusable(const std::string& dir) {
+  std::string events = read_small(dir + "/cgroup.events");
+  if (events.find("populated 0\n") == std::string::npos || events.find("frozen 1") != std::string::npos) {
+    return false;
+  }
+  return read_small(dir + "/cgroup.stat").find("nr_descendants 0\n") != std::string::npos;
 }
 
 agent::Status remove(const std::string& dir) {

@@ -35,9 +35,10 @@ int open_dir(const std::string& dir);
 void signal_all(const std::string& dir, int sig);
 // The cgroups directly under `dir` (full paths).
 std::vector<std::string> children(const std::string& dir);
-// Whether any process is in the cgroup or below it (cgroup.events); true
-// when that cannot be read.
-bool populated(const std::string& dir);
+// Whether the cgroup can serve another task as it is: no process in it
+// (cgroup.events populated 0), not frozen, no cgroup below it (cgroup.stat
+// nr_descendants 0). False when that cannot be read.
+bool reusable(const std::string& dir);
 // Removes the cgroup; EBUSY while processes are still exiting.
 agent::Status remove(const std::string& dir);
 }  // namespace cgroup
