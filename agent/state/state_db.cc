@@ -95,6 +95,11 @@ struct StateDb::Impl {
   std::multimap<uint64_t, std::function<void(Status)>> waiters;
   std::function<void()> close_done;
   uv_async_t* async = nullptr;
+  // Wakes the writer once per loop iteration, after everything the
+  // iteration stored: one commit holds a submission and its first run's
+  // record, or a run's end and its execution's, instead of one each.
+  uv_idle_t* kick = nullptr;
+  bool kick_armed = false;
 
   // Shared, under mu.
   std::mutex mu;
@@ -244,7 +249,19 @@ uint64_t StateDb::Impl::push(Op op) {
     std::lock_guard<std::mutex> lock(mu);
     queue.push_back(std::move(op));
   }
-  cv.notify_one();
+  if (kick == nullptr) {
+    cv.notify_one();
+  } else if (!kick_armed) {
+    // The next iteration runs idle handles before it polls, and does not
+    // block in the poll while one is active.
+    kick_armed = true;
+    uv_idle_start(kick, [](uv_idle_t* h) noexcept {
+      auto* self = static_cast<Impl*>(h->data);
+      uv_idle_stop(h);
+      self->kick_armed = false;
+      self->cv.notify_one();
+    });
+  }
   return seq;
 }
 
@@ -442,6 +459,10 @@ Status StateDb::start() {
   }
   async->data = impl_.get();
   impl_->async = async;
+  auto* kick = new uv_idle_t;
+  uv_idle_init(impl_->loop, kick);  // cannot fail
+  kick->data = impl_.get();
+  impl_->kick = kick;
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
   return {};
 }
@@ -488,6 +509,12 @@ uint64_t StateDb::last_seq() const { return impl_->next_seq - 1; }
 
 void StateDb::close(std::function<void()> done) {
   impl_->close_done = std::move(done);
+  if (impl_->kick != nullptr) {  // from here on the stop below wakes the writer
+    uv_close(reinterpret_cast<uv_handle_t*>(impl_->kick),
+             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_idle_t*>(h); });
+    impl_->kick = nullptr;
+    impl_->kick_armed = false;
+  }
   if (impl_->async == nullptr) {
     auto fn = std::move(impl_->close_done);
     if (fn) fn();
