@@ -90,6 +90,9 @@ def run(args):
     pid = agent_pid(conn)
     s0 = stats(conn, "s0")
     limit = nofile(pid)
+    # The second connection (stats while they run) is counted in the idle
+    # figure, as the first is: fds_after compares the agent's own.
+    probe = Conn(args.socket, deadline)
     fds0, pss0 = fd_count(pid), pss_kib(pid)
     base_children = children(pid)
     n = args.tasks
@@ -109,7 +112,6 @@ def run(args):
     t0 = time.monotonic()
     conn.send_async([b"".join(reqs[i: i + 256]) for i in range(0, n, 256)])
     ids, arrived, states, all_running = [], {}, {}, None
-    probe = Conn(args.socket, deadline)
     last_probe = 0.0
     fds1 = pss1 = None
     while len(arrived) < n:

@@ -1,5 +1,6 @@
 #include "agent/server/connection.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -201,7 +202,18 @@ void Connection::on_written(uv_write_t* req, int status) noexcept {
 }
 
 void Connection::maybe_finish_after_eof() {
-  if (read_eof_ && !closing_ && backlog() == 0 && !handler_.has_streams(*this)) fail();
+  if (!read_eof_ || closing_ || backlog() != 0) return;
+  if (!handler_.has_streams(*this) || peer_gone()) fail();
+}
+
+// A client that only shut down its write side still reads its streams; one
+// that closed its socket (POLLHUP) reads nothing more, and a stream with no
+// further event would otherwise hold the connection for good.
+bool Connection::peer_gone() {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) != 0 || fd < 0) return false;
+  pollfd p{fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
 }
 
 void Connection::shutdown() {

@@ -81,6 +81,7 @@ class Connection final : public uv::Closeable {
   bool has_pending() const { return !out_.empty() || overflowed_; }
   // Closes a client that stopped sending once everything owed to it is written.
   void maybe_finish_after_eof();
+  bool peer_gone();
   // Stops reading, lets queued output go, and closes.
   void shutdown();
 

@@ -57,6 +57,7 @@ struct LiveTask {
   // Nothing of the task can still be using its working directory (its runner
   // said so, or it never started): the pair may go back to the pool.
   bool nothing_left = false;
+  bool starting = false;  // counted in Supervisor::starting_ until started or finished
   std::unique_ptr<uv::Timer> timeout_timer;
   std::unique_ptr<uv::Timer> kill_timer;
 };

@@ -228,6 +228,14 @@ class Supervisor final : public runner::TaskObserver {
   int64_t line_clock_ms_ = 0;
   int64_t line_time_ms();
   uint64_t launch_spent_ns_ = 0;  // time spent spawning in that tick
+  // Launched tasks whose runner is still starting them (RunnerTask::started
+  // false: a spawn queued on the Process runner's thread). Launches wait
+  // while kMaxStarting are: a burst of thousands queued at once held every
+  // request (the task's whole environment) at the same time, and the heap
+  // that grew for them stayed the agent's (PSS 11 KiB a task, not 7).
+  static constexpr size_t kMaxStarting = 64;
+  size_t starting_ = 0;
+  void started_one();
   uint64_t next_log_key_ = 1;
   int running_ = 0;        // task runs with a live runner task or an open log
   bool paused_all_ = false;

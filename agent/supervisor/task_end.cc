@@ -44,6 +44,10 @@ std::string out_of_memory_message(int64_t limit_bytes) {
 
 void Supervisor::on_started(runner::RunnerTask& task) {
   TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
+  if (run.live->starting) {
+    run.live->starting = false;
+    started_one();
+  }
   if (run.state == State::kCreated) {
     mark_running(*run.live->exec, run);
   } else {  // KILLING: cancelled while it was being started
@@ -56,6 +60,10 @@ void Supervisor::on_finished(runner::RunnerTask& task, Result<runner::ExitStatus
   crash_point("task_exited");
   TaskRun& run = *static_cast<TaskRun*>(task.supervisor_data);
   LiveTask& live = *run.live;
+  if (live.starting) {  // it could not be started
+    live.starting = false;
+    started_one();
+  }
   live.out.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStdout, line, live.out); });
   live.err.finish([&](std::string_view line) { handle_line(run, runner::OutputStream::kStderr, line, live.err); });
   if (outcome.ok()) {

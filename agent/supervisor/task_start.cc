@@ -309,7 +309,14 @@ bool Supervisor::launch_budget_left() {
     launch_tick_ms_ = now;
     launch_spent_ns_ = 0;
   }
-  return launch_spent_ns_ < kLaunchBudgetNs;
+  return launch_spent_ns_ < kLaunchBudgetNs && starting_ < kMaxStarting;
+}
+
+void Supervisor::started_one() {
+  starting_--;
+  if (!deferred_launches_.empty() && starting_ < kMaxStarting && launch_timer_ && !launch_timer_->active()) {
+    launch_timer_->start(0, 0, [this] { launch_deferred(); });
+  }
 }
 
 void Supervisor::timed_launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedTask> prepared) {
@@ -339,7 +346,11 @@ void Supervisor::launch_deferred() {
     pending_fs_--;
     timed_launch(*d.exec, *d.run, std::move(d.prepared));
   }
-  if (!deferred_launches_.empty()) launch_timer_->start(0, 0, [this] { launch_deferred(); });
+  // Past the time budget: the next iteration. Past kMaxStarting: when a
+  // start completes (started_one).
+  if (!deferred_launches_.empty() && starting_ < kMaxStarting) {
+    launch_timer_->start(0, 0, [this] { launch_deferred(); });
+  }
   maybe_finish_shutdown();
 }
 
@@ -412,7 +423,12 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
   live.task->supervisor_data = &run;
   if (paused_all_) live.runner->set_output_paused(*live.task, true);
   // A process still being spawned is RUNNING once it exists (on_started).
-  if (live.task->started()) mark_running(exec, run);
+  if (live.task->started()) {
+    mark_running(exec, run);
+  } else {
+    live.starting = true;
+    starting_++;
+  }
   if (run.replayed && (exec.cancel_requested || live.kill_reason != KillReason::kNone)) {
     // Cancelled before or while it was taken up: killed now that it is followed.
     KillReason reason = live.kill_reason == KillReason::kNone ? KillReason::kCancel : live.kill_reason;

@@ -72,6 +72,8 @@ class Spawner {
   SpawnSlots slots_;      // the thread's (spawn.h); opened at start, while numbers are low
   bool stopping_ = false;
   size_t in_flight_ = 0;  // loop thread: submitted, `done` not yet called
+  size_t peak_in_flight_ = 0;
+  static constexpr size_t kTrimAfterBurst = 512;
 };
 
 }  // namespace runners::process
