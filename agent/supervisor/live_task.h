@@ -58,6 +58,7 @@ struct LiveTask {
   // said so, or it never started): the pair may go back to the pool.
   bool nothing_left = false;
   bool starting = false;  // counted in Supervisor::starting_ until started or finished
+  int64_t launched_ms = 0;  // when the runner was asked to start it: its startedAt
   std::unique_ptr<uv::Timer> timeout_timer;
   std::unique_ptr<uv::Timer> kill_timer;
 };

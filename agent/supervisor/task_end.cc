@@ -52,7 +52,7 @@ void Supervisor::on_started(runner::RunnerTask& task) {
     mark_running(*run.live->exec, run);
   } else {  // KILLING: cancelled while it was being started
     run.pid = task.pid();
-    if (run.started_ms == 0) run.started_ms = now_ms();
+    if (run.started_ms == 0) run.started_ms = run.live->launched_ms;
   }
 }
 

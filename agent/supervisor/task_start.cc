@@ -413,6 +413,7 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
     }
   }
 
+  live.launched_ms = now_ms();  // a spawn off the loop ends later; the task starts now
   auto started = live.runner->start(spec, *this);
   if (!started.ok()) {
     fail_start(run, started.error());
@@ -447,7 +448,7 @@ void Supervisor::launch(Execution& exec, TaskRun& run, std::shared_ptr<PreparedT
 void Supervisor::mark_running(Execution& exec, TaskRun& run) {
   LiveTask& live = *run.live;
   run.pid = live.task->pid();
-  if (!run.replayed || run.started_ms == 0) run.started_ms = now_ms();
+  if (!run.replayed || run.started_ms == 0) run.started_ms = live.launched_ms;
   set_state(exec, &run, State::kRunning);
   if (!run.replayed) {
     task_metrics_[task_key(run)].submit_to_running.observe(
