@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <sstream>
-#include <string_view>
 
 #include "runners/process/control_files.h"
 
@@ -73,26 +72,12 @@ std::vector<std::string> children(const std::string& dir) {
   return out;
 }
 
-namespace {
-
-// The control file's text (small files only), or "" when it cannot be read.
-std::string read_small(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  char buf[512];
-  ssize_t n = read(fd, buf, sizeof buf);
-  close(fd);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
-}  // namespace
-
 bool reusable(const std::string& dir) {
-  std::string events = read_small(dir + "/cgroup.events");
+  std::string events = read_file(dir + "/cgroup.events");
   if (events.find("populated 0\n") == std::string::npos || events.find("frozen 1") != std::string::npos) {
     return false;
   }
-  return read_small(dir + "/cgroup.stat").find("nr_descendants 0\n") != std::string::npos;
+  return read_file(dir + "/cgroup.stat").find("nr_descendants 0\n") != std::string::npos;
 }
 
 agent::Status remove(const std::string& dir) {
