@@ -1,6 +1,8 @@
 #include "agent/logstream/line.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "agent/common/time.h"
 
@@ -31,26 +33,25 @@ std::optional<Level> parse_level(std::string_view name) {
   return std::nullopt;
 }
 
-void append_record(std::string& out, int64_t ts_ms, Level level, std::string_view text) {
-  // This runs for every line of task output, on the loop thread; the lines of
-  // a chatty task come thousands per millisecond, all with the same
-  // "<time> <LEVEL> " prefix: it is built once per millisecond and level
-  // (per thread), and a record is then two copies and a newline.
+std::string_view record_prefix(int64_t ts_ms, Level level) {
+  // Plain arrays: a thread_local std::string is reached through a wrapper
+  // call that checks its initialisation, on every line.
   thread_local int64_t cached_ms = INT64_MIN;
   thread_local Level cached_level = Level::kInfo;
-  thread_local std::string prefix;
-  if (ts_ms != cached_ms || level != cached_level || prefix.empty()) {
-    prefix.clear();
-    append_iso8601(prefix, ts_ms);
-    prefix += ' ';
-    prefix += level_name(level);
-    prefix += ' ';
+  thread_local char prefix[64];
+  thread_local size_t prefix_len = 0;
+  if (ts_ms != cached_ms || level != cached_level || prefix_len == 0) {
+    std::string made;
+    append_iso8601(made, ts_ms);
+    made += ' ';
+    made += level_name(level);
+    made += ' ';
+    prefix_len = std::min(made.size(), sizeof prefix);
+    std::memcpy(prefix, made.data(), prefix_len);
     cached_ms = ts_ms;
     cached_level = level;
   }
-  out.append(prefix);
-  out.append(text);
-  out.push_back('\n');
+  return std::string_view(prefix, prefix_len);
 }
 
 bool parse_record(std::string_view record, Line& out) {

@@ -28,8 +28,17 @@ struct Line {
   std::string text;
 };
 
+// The "<time> <LEVEL> " that starts a stored record. A chatty task's lines
+// come thousands per millisecond with the same one: it is made once per
+// millisecond and level (per thread), and the view stays valid until the next
+// call on the same thread.
+std::string_view record_prefix(int64_t ts_ms, Level level);
 // Appends one stored record for (ts_ms, level, text) to `out`.
-void append_record(std::string& out, int64_t ts_ms, Level level, std::string_view text);
+inline void append_record(std::string& out, int64_t ts_ms, Level level, std::string_view text) {
+  out.append(record_prefix(ts_ms, level));
+  out.append(text);
+  out.push_back('\n');
+}
 // Parses records from `data` (whole records only), numbering them from `first_seq`,
 // calling `sink(const Line&)` for each. Returns false if a record is malformed.
 template <typename Sink>

@@ -36,6 +36,7 @@ struct LiveTask {
   size_t outputs_bytes = 0;  // keys and values of the outputs taken (maxOutputsBytes)
   bool debug = false;  // between Kestra's ##kestra:log:debug## and ##kestra:log:info## markers
   std::shared_ptr<logstream::Chunk> chunk;  // being filled; null when empty
+  bool chatty = false;  // a chunk of it filled up: the next ones are made full size
   uint64_t log_key = 0;
   uint64_t created_seq = 0;   // the run's first record: durable before it starts
   std::string working_dir;

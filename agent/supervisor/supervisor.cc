@@ -297,8 +297,26 @@ void Supervisor::on_output(runner::RunnerTask& task, runner::OutputStream stream
   LiveTask& live = *run.live;
   log_bytes_received_ += bytes.size();
   auto& splitter = stream == runner::OutputStream::kStdout ? live.out : live.err;
-  splitter.feed(bytes, [&](std::string_view line) { handle_line(run, stream, line, splitter); });
-  if (live.chunk && live.chunk->data.size() >= kChunkBytes) flush_chunk(run);
+  const int64_t ts = line_time_ms();  // uv_now() stands still within this call
+  splitter.feed(bytes, [&](std::string_view line) {
+    // The common line of a chatty task: whole, not a marker or a message
+    // ("##..", "::.."), into a chunk already open, with no secret to mask.
+    // It is appended here; anything else takes handle_line.
+    bool plain = !line.empty() && line[0] != ':' && line[0] != '#' && !splitter.cut() &&
+                 !splitter.continued() && live.chunk && live.exec->masker.empty();
+    if (!plain) {
+      handle_line(run, stream, line, splitter);
+      return;
+    }
+    logstream::append_record(live.chunk->data, ts, output_level(live, stream), line);
+    live.chunk->line_count++;
+    run.log_lines++;
+    log_lines_++;
+  });
+  if (live.chunk && live.chunk->data.size() >= kChunkBytes) {
+    live.chatty = true;
+    flush_chunk(run);
+  }
 }
 
 void Supervisor::on_note(runner::RunnerTask& task, bool warning, std::string_view text) {
@@ -388,6 +406,11 @@ void Supervisor::append_line(TaskRun& run, Level level, std::string_view text) {
     live.chunk = std::make_shared<logstream::Chunk>();
     live.chunk->log_key = live.log_key;
     live.chunk->first_seq = run.log_lines;
+    // A chunk goes out once it passes kChunkBytes after a pipe read: one
+    // read (64 KiB of text, about 1.5 times that in records) may come on top.
+    // A task that filled one gets the whole size at once, not by doubling
+    // (13 copies of the chunk); one that writes a line now and then does not.
+    if (live.chatty) live.chunk->data.reserve(2 * kChunkBytes);
     if (!run.log_open) {
       run.log_open = true;
       log_runs_[live.log_key] = &run;
