@@ -190,6 +190,33 @@ TEST_F(ProcessRunnerTest, PausedOutputBlocksTheWriterUntilResumed) {
   runner_->release(std::move(t).value());
 }
 
+// A task that keeps its stdout pipe full gets a larger one (1 MiB), so that it
+// goes on writing while the agent works through a read; a quiet one keeps
+// the default. Each pause lets the writer fill the pipe, so that the read
+// after it is a full one.
+TEST_F(ProcessRunnerTest, AChattyTaskGetsALargerPipe) {
+  Recorder rec;
+  auto t = runner_->start(
+      spec({"/usr/bin/python3", "-c",
+            "import fcntl, os, sys\n"
+            "size = lambda: sys.stderr.write('%d\\n' % fcntl.fcntl(1, 1032)) and sys.stderr.flush()\n"
+            "size()\n"
+            "os.write(1, b'0123456789abcdef\\n' * 262144)\n"
+            "size()\n"}),
+      rec);
+  ASSERT_TRUE(t.ok());
+  for (int i = 0; i < 8; i++) {
+    runner_->set_output_paused(**t, true);
+    usleep(100 * 1000);
+    runner_->set_output_paused(**t, false);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+  }
+  ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+  EXPECT_EQ(rec.out.size(), 17u * 262144u);
+  EXPECT_EQ(rec.err, "65536\n1048576\n");
+  runner_->release(std::move(t).value());
+}
+
 TEST_F(ProcessRunnerTest, HasNoPropertiesButType) {
   EXPECT_TRUE(runner_->validate("").ok());
   EXPECT_TRUE(runner_->validate(R"({"type":"io.kestra.plugin.core.runner.Process"})").ok());
