@@ -195,20 +195,25 @@ Status Api::op_submit(Connection& conn, const proto::Request& req) {
     args.execution_id = Supervisor::new_execution_id();
   }
   flow::LoadOptions options{.global_defaults = &config_.plugin_defaults};
-  Result<flow::Flow> loaded = Error(Errc::kInternal, "unparsed");
   std::string ns = "default";
-  if (has_flow) {
-    loaded = flow::load_flow(flow_el, "flow", options, nullptr);
-  } else {
+  if (has_task) {
     simdjson::dom::element ns_el;
     if (req.body["namespace"].get(ns_el) == simdjson::SUCCESS) {
       AGENT_ASSIGN_OR_RETURN(ns, json::as_string(ns_el, "namespace"));
     }
-    loaded = flow::load_single_task(task_el, ns, "task", options, nullptr);
   }
-  if (!loaded.ok()) return std::move(loaded).error();
-  auto flow = std::make_shared<const flow::Flow>(std::move(loaded).value());
   args.definition_json = json::to_json(has_flow ? flow_el : task_el);
+  std::string cache_key = has_flow ? "flow " : "task " + ns + " ";
+  cache_key += args.definition_json;
+  std::shared_ptr<const flow::Flow> flow = flows_.find(cache_key);
+  if (flow == nullptr) {
+    Result<flow::Flow> loaded =
+        has_flow ? flow::load_flow(flow_el, "flow", options, nullptr)
+                 : flow::load_single_task(task_el, ns, "task", options, nullptr);
+    if (!loaded.ok()) return std::move(loaded).error();
+    flow = std::make_shared<const flow::Flow>(std::move(loaded).value());
+    flows_.put(std::move(cache_key), flow);
+  }
   args.single_task = has_task;
   args.namespace_ = ns;
 

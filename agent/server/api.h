@@ -10,6 +10,7 @@
 
 #include "agent/config/config.h"
 #include "agent/metrics/registry.h"
+#include "agent/server/flow_cache.h"
 #include "agent/server/server.h"
 #include "agent/server/streams.h"
 #include "agent/supervisor/supervisor.h"
@@ -62,6 +63,7 @@ class Api final : public ConnectionHandler, public SupervisorListener {
   const AgentConfig& config_;
   Server* server_ = nullptr;
   Streams streams_;
+  FlowCache flows_;
   simdjson::dom::parser parser_;
   uint64_t requests_ = 0;
   uint64_t request_errors_ = 0;
