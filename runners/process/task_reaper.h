@@ -10,8 +10,10 @@
 // even by SIGKILL), the reaper kills every task still named and exits. A
 // graceful stop says goodbye after its tasks ended.
 //
-// Messages are a few bytes on a non-blocking pipe; one that does not fit is
-// dropped, and the sweep of task cgroups at the next start covers it.
+// Messages are a few bytes on a non-blocking pipe (1 MiB where allowed); one
+// that does not fit is dropped, and the sweep of task cgroups at the next
+// start covers it. The reaper sleeps on a pidfd of the agent and, while the
+// agent is busy, reads the pipe every 50 ms rather than at each message.
 #pragma once
 
 #include <sys/types.h>
