@@ -116,11 +116,23 @@ struct Execution {
   const flow::TaskDef* pending = nullptr;  // a runner task waiting for a slot
   int pending_attempt = 1;
   int64_t pending_first_ms = 0;            // attempt 1's start, for retries
-  bool busy = false;                       // file work in the thread pool
+  bool busy = false;                       // file work in the thread pool, or an end to walk on from
   bool advancing = false;                  // advance() is on the stack
   bool advance_again = false;              // a task ended while it was
   bool ending = false;                     // end_execution was called
   std::unique_ptr<uv::Timer> retry_timer;
+  // Events made while the final record of one of its runs was being stored,
+  // in the order they happened (Supervisor::notify). The walk goes on from a
+  // run's end before its record is stored: records are stored in the order
+  // they are made, so nothing the walk does next is durable before the end
+  // is. The end is announced once stored, and what came after waits behind it.
+  struct HeldEvent {
+    TaskRun* run = nullptr;  // null: the execution's own state
+    State state = State::kCreated;  // as it was when the event happened
+    std::optional<int> exit_code;
+    bool ready = true;  // false: a run's end whose record is not stored yet
+  };
+  std::deque<HeldEvent> held_events;
   template_::Value inputs;                 // resolved inputs (a map)
   // {{ outputs.<taskId> }}: the last ended attempt of each task, kept as tasks
   // end so that starting a task does not re-read every earlier one.

@@ -79,6 +79,7 @@ Supervisor::Supervisor(uv_loop_t* loop, const AgentConfig& config, runner::Regis
 Supervisor::~Supervisor() {
   uv::close(flush_timer_);
   uv::close(launch_timer_);
+  uv::close(end_timer_);
   uv::close(shutdown_timer_);
   if (lock_fd_ >= 0) close(lock_fd_);
 }
@@ -286,7 +287,49 @@ uint64_t Supervisor::persist_exec(Execution& exec, State state, bool fail_fast) 
 }
 
 void Supervisor::notify(Execution& exec, TaskRun* run) {
-  if (listener_ != nullptr) listener_->on_state(exec, run);
+  if (listener_ == nullptr) return;
+  if (!exec.held_events.empty()) {  // behind a run's end not stored yet
+    exec.held_events.push_back(Execution::HeldEvent{
+        run, run != nullptr ? run->state : exec.state,
+        run != nullptr ? run->exit_code : std::nullopt, true});
+    return;
+  }
+  listener_->on_state(exec, run);
+}
+
+void Supervisor::release_held_events(Execution& exec) {
+  for (Execution::HeldEvent& e : exec.held_events) {
+    if (!e.ready) {  // ends are stored in the order they were held
+      e.ready = true;
+      break;
+    }
+  }
+  while (!exec.held_events.empty() && exec.held_events.front().ready) {
+    Execution::HeldEvent e = exec.held_events.front();
+    exec.held_events.pop_front();
+    deliver_as_it_was(exec, e);
+  }
+}
+
+// The listener reads the state from the run or the execution: it sees it as
+// it was when the event happened (a task started since then, say), and then
+// as it is again.
+void Supervisor::deliver_as_it_was(Execution& exec, const Execution::HeldEvent& e) {
+  if (listener_ == nullptr) return;
+  if (e.run == nullptr) {
+    State now = exec.state;
+    exec.state = e.state;
+    listener_->on_state(exec, nullptr);
+    exec.state = now;
+    return;
+  }
+  State now = e.run->state;
+  std::optional<int> code = e.run->exit_code;
+  e.run->state = e.state;
+  e.run->exit_code = e.exit_code;
+  listener_->on_state(exec, e.run);
+  e.run->state = now;
+  e.run->exit_code = code;
 }
 
 // ---- output ----
@@ -605,6 +648,7 @@ void Supervisor::maybe_finish_shutdown() {
   work_dirs_.clear();
   uv::close(flush_timer_);
   uv::close(launch_timer_);
+  uv::close(end_timer_);
   lag_probe_.reset();
   uv::close(shutdown_timer_);
   writer_.close([this] {

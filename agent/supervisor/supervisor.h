@@ -176,6 +176,11 @@ class Supervisor final : public runner::TaskObserver {
   uint64_t persist(Execution& exec, TaskRun* run, bool fail_fast = false);
   uint64_t persist_exec(Execution& exec, State state, bool fail_fast = false);
   void notify(Execution& exec, TaskRun* run);
+  // The oldest held end of `exec` is stored: it and the events behind it go,
+  // up to the next end not stored yet.
+  void release_held_events(Execution& exec);
+  void deliver_as_it_was(Execution& exec, const Execution::HeldEvent& event);
+  void walk_on_from_ends();
   void after_run_stored(Execution& exec, TaskRun& run);
   // `output_dir`: the empty directory every task gets inside it (or empty).
   // `poolable`: nothing of the task can still be in it (LiveTask::nothing_left).
@@ -223,6 +228,17 @@ class Supervisor final : public runner::TaskObserver {
   };
   std::deque<DeferredLaunch> deferred_launches_;
   std::unique_ptr<uv::Timer> launch_timer_;
+  // Runs that ended this loop iteration: the walk goes on from them at the
+  // next one (end_timer_, 0 ms), off the stack that ended them, and before
+  // the state writer is woken, so that what it stores next (the next run,
+  // the execution's end) shares one commit with the end.
+  struct EndedRun {
+    Execution* exec;
+    TaskRun* run;
+    std::function<void()> free_slot;  // a RESUBMITTED run's slot, given back then
+  };
+  std::vector<EndedRun> ended_runs_;
+  std::unique_ptr<uv::Timer> end_timer_;
   uint64_t launch_tick_ms_ = 0;   // uv_now() of the launches counted below
   uint64_t line_clock_tick_ = 0;  // uv_now() when line_clock_ms_ was read
   int64_t line_clock_ms_ = 0;

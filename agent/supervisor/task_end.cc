@@ -218,19 +218,35 @@ void Supervisor::end_task_run(TaskRun& run) {
   if (slot && run.started_ms > 0) {
     m.run_duration.observe(static_cast<double>(run.ended_ms - run.started_ms) / 1000.0);
   }
-  // The final state is durable before anyone is told, and before the walk
-  // goes on: a restart never runs again what a client saw end.
-  exec.busy = true;
+  // The final state is durable before anyone is told: a restart never runs
+  // again what a client saw end. The walk goes on meanwhile (end_timer_):
+  // records are stored in the order they are made, and what it announces
+  // waits behind this end (Execution::held_events).
+  exec.held_events.push_back(Execution::HeldEvent{&run, state, run.exit_code, false});
   pending_fs_++;
-  db_.when_stored(persist(exec, &run), [this, &run, &exec, hold_slot, free_slot](Status) {
+  db_.when_stored(persist(exec, &run), [this, &exec](Status) {
     crash_point("run_stored");
     pending_fs_--;
-    exec.busy = false;
-    notify(exec, &run);
-    if (hold_slot) free_slot();
-    after_run_stored(exec, run);
+    release_held_events(exec);
+    maybe_finish_shutdown();
   });
+  exec.busy = true;  // nothing else moves the walk until it goes on from here
+  pending_fs_++;
+  ended_runs_.push_back(EndedRun{&exec, &run, hold_slot ? free_slot : std::function<void()>()});
+  if (!end_timer_) end_timer_ = uv::Timer::create(loop_);
+  if (!end_timer_->active()) end_timer_->start(0, 0, [this] { walk_on_from_ends(); });
   pump();
+}
+
+void Supervisor::walk_on_from_ends() {
+  std::vector<EndedRun> ended;
+  ended.swap(ended_runs_);
+  for (EndedRun& e : ended) {
+    pending_fs_--;
+    e.exec->busy = false;
+    if (e.free_slot) e.free_slot();
+    after_run_stored(*e.exec, *e.run);
+  }
 }
 
 // The walk goes on from an ended run: a new attempt (RESUBMITTED, or a retry),

@@ -84,6 +84,60 @@ TEST_F(Flows, AFlowOfThousandsOfInAgentTasks) {
   EXPECT_EQ(o.str("/result/taskRuns/4999/outputs/value"), "4999");
 }
 
+// The walk goes on from a run's end before its record is stored (the next
+// run's record comes after it anyway), but a watcher still sees each run end
+// before the next one is created, and the execution's end last.
+TEST_F(Flows, AWatcherSeesEachRunEndBeforeTheNextOneBegins) {
+  std::string gate = agent_->dir() + "/gate";
+  std::string flow = json(R"Y(
+id: order
+namespace: dev
+tasks:
+  - id: first
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - while [ ! -e )Y" + gate + R"Y( ]; do sleep 0.01; done
+  - id: back
+    type: io.kestra.plugin.core.debug.Return
+    format: done
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: logged
+  - id: last
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [echo last]
+)Y");
+  std::string id = test::submit_flow(*client_, flow);
+  auto w = client_->call("{\"op\":\"watch\",\"executionId\":\"" + id + "\"}");
+  ASSERT_TRUE(w && w->truth("/ok")) << (w ? w->text : "no answer");
+  std::ofstream(gate) << "go";
+  auto events = client_->read_stream(w->num("/id"));
+  std::vector<std::string> seen;  // "taskId STATE", or "STATE" for the execution
+  for (const auto& e : events) {
+    if (e.str("/event") != "state") continue;
+    seen.push_back(e.has("/taskId") ? e.str("/taskId") + " " + e.str("/state") : e.str("/state"));
+  }
+  auto at = [&](const std::string& s) {
+    auto it = std::find(seen.begin(), seen.end(), s);
+    return it == seen.end() ? -1 : static_cast<int>(it - seen.begin());
+  };
+  SCOPED_TRACE(::testing::PrintToString(seen));
+  ASSERT_GE(at("first SUCCESS"), 0);
+  EXPECT_LT(at("first SUCCESS"), at("back CREATED"));
+  EXPECT_LT(at("back CREATED"), at("back SUCCESS"));
+  EXPECT_LT(at("back SUCCESS"), at("log CREATED"));
+  EXPECT_LT(at("log CREATED"), at("log SUCCESS"));
+  EXPECT_LT(at("log SUCCESS"), at("last CREATED"));
+  EXPECT_LT(at("last CREATED"), at("last RUNNING"));
+  EXPECT_LT(at("last RUNNING"), at("last SUCCESS"));
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), "SUCCESS");
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "SUCCESS"), 1);
+  for (const char* task : {"first", "back", "log", "last"}) {
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), std::string(task) + " SUCCESS"), 1) << task;
+  }
+}
+
 TEST_F(Flows, AnUndefinedVariableFailsTheTaskNamingIt) {
   std::string id;
   EXPECT_EQ(run(R"Y(
