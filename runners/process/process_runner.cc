@@ -32,7 +32,8 @@ using agent::runner::TaskObserver;
 
 class ProcessRunner;
 
-constexpr uint8_t kFullReadsToGrow = 4;     // reads that filled the buffer make a pipe chatty
+constexpr uint8_t kFullReadsToGrow = 4;     // reads that filled the buffer make a task chatty
+constexpr uint8_t kGrowRefused = 0xff;      // full_reads_ once the kernel refused to grow a pipe
 constexpr int kChattyPipeBytes = 1 << 20;  // its size then (the default pipe-max-size)
 constexpr int kMaxChattyPipes = 64;        // at most this many at once: 64 MiB of kernel memory
 
@@ -89,7 +90,7 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   bool finished_ = false;
   bool paused_ = false;
   bool spawning_ = true;
-  uint8_t full_reads_ = 0;  // reads that filled the buffer, counted up to kFullReadsToGrow + 1
+  uint8_t full_reads_ = 0;  // reads that filled the buffer, up to kFullReadsToGrow (or kGrowRefused)
   bool out_grown_ = false;  // the pipe holds one of the runner's kMaxChattyPipes
   bool err_grown_ = false;
   bool nothing_left_ = false;  // its cgroup was empty when it ended (none: unknown)
@@ -501,8 +502,12 @@ void ProcessTask::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) no
 // task's memory cgroup, and only a task that writes this much gets it (a quiet
 // one keeps the default), at most kMaxChattyPipes at once.
 void ProcessTask::grow_pipe_if_chatty(uv_pipe_t* pipe) {
-  if (full_reads_ > kFullReadsToGrow) return;
-  if (++full_reads_ <= kFullReadsToGrow) return;
+  if (full_reads_ < kFullReadsToGrow) {
+    full_reads_++;
+    return;
+  }
+  if (full_reads_ == kGrowRefused) return;
+  // Chatty: whichever of its pipes next fills a read grows, stdout or stderr.
   bool& grown = pipe == &out_ ? out_grown_ : err_grown_;
   if (grown || !runner_.take_chatty_pipe()) return;
   uv_os_fd_t fd = -1;
@@ -511,7 +516,8 @@ void ProcessTask::grow_pipe_if_chatty(uv_pipe_t* pipe) {
     grown = true;
     return;
   }
-  runner_.give_back_chatty_pipe();  // refused (pipe-max-size, pipe-user-pages): it stays as it was
+  runner_.give_back_chatty_pipe();
+  full_reads_ = kGrowRefused;  // pipe-max-size or pipe-user-pages: not asked again
 }
 
 void ProcessTask::pipe_done(uv_pipe_t* pipe) {
