@@ -22,9 +22,9 @@
 
 namespace runners::process {
 
-namespace {
-
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+namespace {
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);

@@ -64,4 +64,8 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
 // agent's environment holds the very same NAME=value.
 std::vector<std::string> task_environment(const std::vector<std::string>& env);
 
+// A pidfd of `pid` (Linux 5.3), or -1 with errno; through syscall(2), as
+// older C libraries have no wrapper.
+int pidfd_open(pid_t pid);
+
 }  // namespace runners::process

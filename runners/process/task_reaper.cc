@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "runners/process/spawn.h"
 #include "runners/process/task_cgroup.h"
 
 namespace runners::process {
@@ -30,8 +30,6 @@ constexpr int kBusyDrainMs = 50;
 // The pipe then holds what comes meanwhile: at 2,000 tasks/s, 50 ms of
 // messages is about 10 KiB.
 constexpr int kPipeBytes = 1 << 20;
-
-int open_pidfd(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 // Applies whole lines of `buf` to the sets and drops them from it; true at
 // the goodbye.
@@ -73,7 +71,7 @@ int run_task_reaper(const char* cgroup_root) {
   // nothing new. Without a pidfd (kernel < 5.3): a blocking read, as the pipe
   // reaching end of file says as much.
   pid_t agent = getppid();
-  int agent_fd = open_pidfd(agent);
+  int agent_fd = pidfd_open(agent);
   if (agent_fd >= 0 && getppid() != agent) {  // it died before we looked
     close(agent_fd);
     agent_fd = -1;
