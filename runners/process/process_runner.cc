@@ -272,11 +272,14 @@ class ProcessRunner final : public agent::runner::Runner {
     // the spawn leaves nothing in the cgroup behind.
     if (!t->cgroup_dir.empty()) track(*t, true);
     std::vector<int> fds = request.join_fds;
-    spawner_.submit(std::move(request), [t, cgroup_fd, fds = std::move(fds)](agent::Result<Spawned> r) {
-      if (cgroup_fd >= 0) ::close(cgroup_fd);
-      for (int fd : fds) ::close(fd);
-      t->spawned(std::move(r));
-    });
+    spawner_.submit(
+        std::move(request),
+        [t, cgroup_fd, fds = std::move(fds)](agent::Result<Spawned> r) {
+          if (cgroup_fd >= 0) ::close(cgroup_fd);
+          for (int fd : fds) ::close(fd);
+          t->spawned(std::move(r));
+        },
+        /*lone=*/running_ == 0);
     return std::unique_ptr<agent::runner::RunnerTask>(std::move(task));
   }
 
@@ -308,6 +311,7 @@ class ProcessRunner final : public agent::runner::Runner {
 
   std::vector<std::pair<std::string, int64_t>> counters() const override {
     return {{"process_spawned", spawned_},
+            {"process_spawned_on_loop", static_cast<int64_t>(spawner_.made_on_loop())},
             {"process_running", running_},
             {"process_cgroups", cgroups_.enabled() ? 1 : 0},
             {"process_cgroups_pending_removal", static_cast<int64_t>(pending_cgroups_.size())}};

@@ -47,14 +47,39 @@ agent::Status Spawner::start(uv_loop_t* loop) {
   return {};
 }
 
-void Spawner::submit(SpawnRequest request, Done done) {
+void Spawner::submit(SpawnRequest request, Done done, bool lone) {
   if (in_flight_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(async_));
   peak_in_flight_ = std::max(peak_in_flight_, in_flight_);
+  // in_flight_ is 1, this one: every earlier job was delivered, so the
+  // thread is past its last use of slots_ and waits (spawn.h: one thread at
+  // a time).
+  if (lone && in_flight_ == 1) {
+    Job job{std::move(request), std::move(done)};
+    make(job);
+    made_on_loop_++;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_.push_back(std::move(job));
+    }
+    uv_async_send(async_);  // delivered at the next iteration, as the thread's
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     todo_.push_back(Job{std::move(request), std::move(done)});
   }
   cv_.notify_one();
+}
+
+void Spawner::make(Job& job) {
+  const SpawnRequest& r = job.request;
+  try {
+    job.result = spawn_task(r.argv, r.env, r.cwd, r.cgroup_dir_fd, r.user, r.join_fds, &slots_);
+  } catch (const std::exception& e) {  // allocation failure: said, not thrown
+    job.result = agent::Error(
+        agent::Errc::kResourceExhausted,
+        "cannot start '" + (r.argv.empty() ? std::string() : r.argv[0]) + "': " + e.what());
+  }
 }
 
 void Spawner::run() {
@@ -65,14 +90,7 @@ void Spawner::run() {
     Job job = std::move(todo_.front());
     todo_.pop_front();
     lock.unlock();
-    const SpawnRequest& r = job.request;
-    try {
-      job.result = spawn_task(r.argv, r.env, r.cwd, r.cgroup_dir_fd, r.user, r.join_fds, &slots_);
-    } catch (const std::exception& e) {  // allocation failure: said, not thrown
-      job.result = agent::Error(
-          agent::Errc::kResourceExhausted,
-          "cannot start '" + (r.argv.empty() ? std::string() : r.argv[0]) + "': " + e.what());
-    }
+    make(job);
     lock.lock();
     done_.push_back(std::move(job));
     uv_async_send(async_);

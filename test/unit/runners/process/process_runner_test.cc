@@ -217,6 +217,48 @@ TEST_F(ProcessRunnerTest, AChattyTaskGetsALargerPipe) {
   runner_->release(std::move(t).value());
 }
 
+// spawner.h: with no other task running, the spawn is made on the loop
+// thread; beside a running task, on the spawner's. Either way the task's
+// start is reported after start() returns, never from inside it.
+TEST_F(ProcessRunnerTest, ALoneTaskIsSpawnedOnTheLoopAndOneBesideAnotherOnTheSpawnerThread) {
+  auto on_loop = [&] {
+    for (const auto& [name, value] : runner_->counters()) {
+      if (name == "process_spawned_on_loop") return value;
+    }
+    return int64_t{-1};
+  };
+  Recorder first;
+  auto a = runner_->start(spec({"/bin/sh", "-c", "echo first; exec sleep 30"}), first);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(first.started, 0);
+  EXPECT_EQ(on_loop(), 1);
+  ASSERT_TRUE(run_until([&] { return first.out == "first\n"; }));
+  EXPECT_EQ(first.started, 1);
+  EXPECT_EQ((*a)->pid(), first.pid);
+
+  Recorder second;
+  auto b = runner_->start(spec({"/bin/sh", "-c", "echo second; exit 4"}), second);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(second.started, 0);
+  ASSERT_TRUE(run_until([&] { return second.finished > 0; }));
+  EXPECT_EQ(on_loop(), 1);  // the first still ran: the thread made it
+  EXPECT_EQ(second.out, "second\n");
+  ASSERT_TRUE(second.outcome.ok());
+  EXPECT_EQ(std::get<agent::runner::Exited>(*second.outcome).code, 4);
+  runner_->release(std::move(b).value());
+
+  runner_->kill(**a, agent::runner::KillMode::kForce);
+  ASSERT_TRUE(run_until([&] { return first.finished > 0; }));
+  runner_->release(std::move(a).value());
+
+  Recorder third;  // alone again
+  auto c = runner_->start(spec({"/bin/true"}), third);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(run_until([&] { return third.finished > 0; }));
+  EXPECT_EQ(on_loop(), 2);
+  runner_->release(std::move(c).value());
+}
+
 TEST_F(ProcessRunnerTest, HasNoPropertiesButType) {
   EXPECT_TRUE(runner_->validate("").ok());
   EXPECT_TRUE(runner_->validate(R"({"type":"io.kestra.plugin.core.runner.Process"})").ok());
