@@ -32,14 +32,16 @@ constexpr const char* kSchema =
 constexpr const char* kPutExecution =
     "INSERT INTO executions(id, ord, final, record) VALUES(?1, ?2, ?3, ?4) "
     "ON CONFLICT(id) DO UPDATE SET final = excluded.final, record = excluded.record";
-constexpr const char* kPutSource =
-    "INSERT INTO executions(id, ord, source) VALUES(?1, ?2, ?3) "
-    "ON CONFLICT(id) DO UPDATE SET source = excluded.source";
+// A new execution: its source and first record in one write.
+constexpr const char* kPutSubmission =
+    "INSERT INTO executions(id, ord, final, record, source) VALUES(?1, ?2, 0, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET final = excluded.final, record = excluded.record, "
+    "source = excluded.source";
 constexpr const char* kPutRun =
     "INSERT INTO task_runs(id, execution_id, ord, record) VALUES(?1, ?2, ?3, ?4) "
     "ON CONFLICT(id) DO UPDATE SET record = excluded.record";
 
-enum class Kind : uint8_t { kExecution, kSource, kRun };
+enum class Kind : uint8_t { kExecution, kSubmission, kRun };
 
 struct Op {
   uint64_t seq = 0;
@@ -49,6 +51,7 @@ struct Op {
   std::string id;
   std::string execution_id;
   std::string text;
+  std::string source;  // kSubmission
 };
 
 struct Failure {
@@ -83,7 +86,7 @@ struct StateDb::Impl {
   std::string path;
   sqlite3* db = nullptr;
   sqlite3_stmt* put_execution = nullptr;
-  sqlite3_stmt* put_source = nullptr;
+  sqlite3_stmt* put_submission = nullptr;
   sqlite3_stmt* put_run = nullptr;
 
   // Loop side.
@@ -116,7 +119,7 @@ struct StateDb::Impl {
 
   ~Impl() {
     sqlite3_finalize(put_execution);
-    sqlite3_finalize(put_source);
+    sqlite3_finalize(put_submission);
     sqlite3_finalize(put_run);
     if (db != nullptr) sqlite3_close(db);
   }
@@ -169,9 +172,9 @@ Status StateDb::Impl::open_db(std::vector<std::string>& warnings) {
     if (st.ok()) return {};
     corrupt = corrupt || is_corruption(sqlite3_extended_errcode(db));
     sqlite3_finalize(put_execution);
-    sqlite3_finalize(put_source);
+    sqlite3_finalize(put_submission);
     sqlite3_finalize(put_run);
-    put_execution = put_source = put_run = nullptr;
+    put_execution = put_submission = put_run = nullptr;
     sqlite3_close(db);
     db = nullptr;
     if (!corrupt || round == 1) {
@@ -189,8 +192,8 @@ Status StateDb::Impl::open_db(std::vector<std::string>& warnings) {
 }
 
 Status StateDb::Impl::prepare() {
-  for (auto [sql, stmt] : {std::pair{kPutExecution, &put_execution}, std::pair{kPutSource, &put_source},
-                           std::pair{kPutRun, &put_run}}) {
+  for (auto [sql, stmt] : {std::pair{kPutExecution, &put_execution},
+                           std::pair{kPutSubmission, &put_submission}, std::pair{kPutRun, &put_run}}) {
     if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
       return Error(Errc::kInternal, db_error(db, "preparing statements"));
     }
@@ -266,9 +269,9 @@ uint64_t StateDb::Impl::push(Op op) {
 }
 
 int StateDb::Impl::step(const Op& op) {
-  sqlite3_stmt* s = op.kind == Kind::kExecution ? put_execution
-                    : op.kind == Kind::kSource  ? put_source
-                                                : put_run;
+  sqlite3_stmt* s = op.kind == Kind::kExecution    ? put_execution
+                    : op.kind == Kind::kSubmission ? put_submission
+                                                   : put_run;
   sqlite3_reset(s);
   sqlite3_bind_text(s, 1, op.id.data(), static_cast<int>(op.id.size()), SQLITE_STATIC);
   switch (op.kind) {
@@ -277,9 +280,10 @@ int StateDb::Impl::step(const Op& op) {
       sqlite3_bind_int(s, 3, op.final ? 1 : 0);
       sqlite3_bind_text(s, 4, op.text.data(), static_cast<int>(op.text.size()), SQLITE_STATIC);
       break;
-    case Kind::kSource:
+    case Kind::kSubmission:
       sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(op.seq));
       sqlite3_bind_text(s, 3, op.text.data(), static_cast<int>(op.text.size()), SQLITE_STATIC);
+      sqlite3_bind_text(s, 4, op.source.data(), static_cast<int>(op.source.size()), SQLITE_STATIC);
       break;
     case Kind::kRun:
       sqlite3_bind_text(s, 2, op.execution_id.data(), static_cast<int>(op.execution_id.size()),
@@ -478,12 +482,13 @@ uint64_t StateDb::put_execution(const std::string& id, bool final, std::string r
   return impl_->push(std::move(op));
 }
 
-uint64_t StateDb::put_source(const std::string& id, std::string source, bool fail_fast) {
+uint64_t StateDb::put_submission(const std::string& id, std::string source, std::string record) {
   Op op;
-  op.kind = Kind::kSource;
-  op.fail_fast = fail_fast;
+  op.kind = Kind::kSubmission;
+  op.fail_fast = true;
   op.id = id;
-  op.text = std::move(source);
+  op.text = std::move(record);
+  op.source = std::move(source);
   return impl_->push(std::move(op));
 }
 

@@ -62,7 +62,10 @@ class StateDb {
 
   uint64_t put_execution(const std::string& id, bool final, std::string record,
                          bool fail_fast = false);
-  uint64_t put_source(const std::string& id, std::string source, bool fail_fast = true);
+  // A new execution's row: its source (what a restart runs again) and its
+  // first record, in one statement. Fail-fast: a submission is refused
+  // rather than held.
+  uint64_t put_submission(const std::string& id, std::string source, std::string record);
   uint64_t put_run(const std::string& id, const std::string& execution_id, std::string record);
   // Runs `done` once every write up to `seq` is durable, or with the error of a
   // fail_fast write `seq` that could not be stored.

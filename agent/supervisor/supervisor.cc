@@ -213,8 +213,8 @@ Status Supervisor::submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs arg
   // told about is never lost, and nothing runs that a restart would not know.
   std::string source = store::encode_source(*raw, args.definition_json, args.single_task,
                                             args.namespace_);
-  db_.put_source(raw->id, std::move(source));
-  uint64_t seq = persist_exec(*raw, raw->state, /*fail_fast=*/true);
+  uint64_t seq = db_.put_submission(raw->id, std::move(source),
+                                    store::encode_execution_row(*raw, raw->state));
   db_.when_stored(seq, [this, raw, done = std::move(done)](Status st) {
     if (!st.ok()) {
       std::string id = raw->id;

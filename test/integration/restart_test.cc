@@ -285,7 +285,7 @@ TEST(Restart, TenThousandRecordedExecutionsLoad) {
     for (int i = 0; i < 10000; i++) {
       std::string id = "e" + std::to_string(i);
       std::string run = "r" + std::to_string(i);
-      db.put_source(id, R"({"definition":null})", false);
+      db.put_submission(id, R"({"definition":null})", "{}");
       db.put_run(run, id,
                  R"({"id":")" + run + R"(","taskId":"t","type":"io.kestra.plugin.scripts.shell.Commands","runner":"io.kestra.plugin.core.runner.Process","attempt":1,"state":"SUCCESS","exitCode":0,"createdAt":"2026-11-24T00:00:00.000Z","logLines":0,"vars":{"i":)" +
                      std::to_string(i) + "}}");
