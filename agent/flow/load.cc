@@ -56,9 +56,10 @@ Result<Flow> load_value(const Value& submitted, std::string_view path, const Loa
   }
   // Compile from the merged document.
   std::string text = template_::to_json(merged);
-  simdjson::dom::parser parser;
+  static thread_local simdjson::dom::parser reused;  // compile_flow does not load a flow
+  simdjson::dom::parser own;
   simdjson::dom::element doc;
-  if (parser.parse(text).get(doc) != simdjson::SUCCESS) {
+  if (json::parse_reusing(reused, own, text, doc) != simdjson::SUCCESS) {
     return Error(Errc::kInternal, "re-reading the flow after plugin defaults failed");
   }
   AGENT_ASSIGN_OR_RETURN(Flow flow, compile_flow(doc, path));

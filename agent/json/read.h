@@ -32,6 +32,21 @@ Result<std::vector<std::string>> as_string_list(Element e, std::string_view path
 Result<std::vector<std::pair<std::string, std::string>>> as_string_map(Element e,
                                                                        std::string_view path);
 
+// A small document parsed with `reused`, a thread_local parser of the call
+// site's: a fresh simdjson parser allocates its buffers at its first parse,
+// which for the few hundred bytes parsed per task (a runner's properties, a
+// flow) cost about as much as the parse. The element is valid until that
+// parser parses again, so a call site that may run inside itself must not
+// use this. A document above kReusedParserMaxBytes is parsed by `own`
+// instead, so that one large document does not pin its buffers for the
+// thread's life.
+constexpr size_t kReusedParserMaxBytes = 64 * 1024;
+inline simdjson::error_code parse_reusing(simdjson::dom::parser& reused, simdjson::dom::parser& own,
+                                          std::string_view text, Element& out) {
+  auto& p = text.size() <= kReusedParserMaxBytes ? reused : own;
+  return p.parse(text.data(), text.size()).get(out);
+}
+
 // Minified JSON text of any value.
 std::string to_json(Element e);
 

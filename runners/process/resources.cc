@@ -107,9 +107,10 @@ agent::Status read_resources(Element v, agent::runner::ResourceRequest& r) {
 agent::Result<agent::runner::ResourceRequest> parse_process_runner(std::string_view runner_json) {
   agent::runner::ResourceRequest r;
   if (runner_json.empty()) return r;
-  simdjson::dom::parser parser;
+  static thread_local simdjson::dom::parser reused;  // nothing below parses again
+  simdjson::dom::parser own;
   Element doc;
-  if (parser.parse(runner_json.data(), runner_json.size()).get(doc) != simdjson::SUCCESS) {
+  if (agent::json::parse_reusing(reused, own, runner_json, doc) != simdjson::SUCCESS) {
     return Error::invalid("", "taskRunner is not valid JSON");
   }
   simdjson::dom::object obj;

@@ -334,7 +334,7 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
     close_fd(err[0]);
     return agent::Error::from_errno(e, "pidfd_open");
   }
-  fcntl(s.pidfd, F_SETFD, FD_CLOEXEC);
+  // A pidfd is close-on-exec from the start (pidfd_open(2)).
   fcntl(out[0], F_SETFL, O_NONBLOCK);
   fcntl(err[0], F_SETFL, O_NONBLOCK);
   s.stdout_fd = out[0];
