@@ -21,30 +21,57 @@ constexpr std::chrono::milliseconds kRetryInterval{1000};
 constexpr int kCloseAttempts = 3;  // a batch that still fails at close is given up
 constexpr size_t kWaitersPerTick = 256;  // when_stored callbacks run per loop iteration
 
+// Rows are keyed by `ord`, the sequence number of their first write, which
+// the caller keeps and gives with every later write (state_db.h). Keyed by
+// their random ids, as before, each new row also went into an index on a
+// leaf of its own, and each commit rewrote those leaves: keyed by `ord`, new
+// rows go at the end of their table, and a commit writes about a third fewer
+// pages.
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS executions("
-    "  id TEXT PRIMARY KEY, ord INTEGER NOT NULL, final INTEGER NOT NULL DEFAULT 0,"
+    "  ord INTEGER PRIMARY KEY, id TEXT NOT NULL, final INTEGER NOT NULL DEFAULT 0,"
     "  record TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS task_runs("
-    "  id TEXT PRIMARY KEY, execution_id TEXT NOT NULL, ord INTEGER NOT NULL,"
+    "  ord INTEGER PRIMARY KEY, id TEXT NOT NULL, execution_id TEXT NOT NULL,"
     "  record TEXT NOT NULL);";
 
+// A database of an earlier version, keyed by id (with `ord` a column of the
+// same values): its rows are copied into the tables above, in one transaction.
+constexpr const char* kMigrateFromIdKeys =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE executions_by_ord("
+    "  ord INTEGER PRIMARY KEY, id TEXT NOT NULL, final INTEGER NOT NULL DEFAULT 0,"
+    "  record TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO executions_by_ord(ord, id, final, record, source)"
+    "  SELECT ord, id, final, record, source FROM executions;"
+    "DROP TABLE executions;"
+    "ALTER TABLE executions_by_ord RENAME TO executions;"
+    "CREATE TABLE task_runs_by_ord("
+    "  ord INTEGER PRIMARY KEY, id TEXT NOT NULL, execution_id TEXT NOT NULL,"
+    "  record TEXT NOT NULL);"
+    "INSERT INTO task_runs_by_ord(ord, id, execution_id, record)"
+    "  SELECT ord, id, execution_id, record FROM task_runs;"
+    "DROP TABLE task_runs;"
+    "ALTER TABLE task_runs_by_ord RENAME TO task_runs;"
+    "COMMIT;";
+
 constexpr const char* kPutExecution =
-    "INSERT INTO executions(id, ord, final, record) VALUES(?1, ?2, ?3, ?4) "
-    "ON CONFLICT(id) DO UPDATE SET final = excluded.final, record = excluded.record";
+    "INSERT INTO executions(ord, id, final, record) VALUES(?1, ?2, ?3, ?4) "
+    "ON CONFLICT(ord) DO UPDATE SET final = excluded.final, record = excluded.record";
 // A new execution: its source and first record in one write.
 constexpr const char* kPutSubmission =
-    "INSERT INTO executions(id, ord, final, record, source) VALUES(?1, ?2, 0, ?3, ?4) "
-    "ON CONFLICT(id) DO UPDATE SET final = excluded.final, record = excluded.record, "
+    "INSERT INTO executions(ord, id, final, record, source) VALUES(?1, ?2, 0, ?3, ?4) "
+    "ON CONFLICT(ord) DO UPDATE SET final = excluded.final, record = excluded.record, "
     "source = excluded.source";
 constexpr const char* kPutRun =
-    "INSERT INTO task_runs(id, execution_id, ord, record) VALUES(?1, ?2, ?3, ?4) "
-    "ON CONFLICT(id) DO UPDATE SET record = excluded.record";
+    "INSERT INTO task_runs(ord, id, execution_id, record) VALUES(?1, ?2, ?3, ?4) "
+    "ON CONFLICT(ord) DO UPDATE SET record = excluded.record";
 
 enum class Kind : uint8_t { kExecution, kSubmission, kRun };
 
 struct Op {
   uint64_t seq = 0;
+  uint64_t row = 0;  // the row's ord: the seq of its first write
   Kind kind = Kind::kExecution;
   bool final = false;
   bool fail_fast = false;
@@ -71,6 +98,21 @@ Status exec_sql(sqlite3* db, const char* sql, std::string_view what) {
     return Error(Errc::kInternal, msg);
   }
   return {};
+}
+
+// Whether `executions` is keyed by id: a database of an earlier version.
+bool keyed_by_id(sqlite3* db) {
+  sqlite3_stmt* s = nullptr;
+  bool old = false;
+  if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'executions'",
+                         -1, &s, nullptr) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    const unsigned char* t = sqlite3_column_text(s, 0);
+    old = t != nullptr && std::string_view(reinterpret_cast<const char*>(t)).find("id TEXT PRIMARY KEY") !=
+                              std::string_view::npos;
+  }
+  sqlite3_finalize(s);
+  return old;
 }
 
 // Errors that mean "not a usable database", as opposed to "cannot write now".
@@ -128,6 +170,7 @@ struct StateDb::Impl {
   Status prepare();
   Result<Loaded> load();
   uint64_t push(Op op);
+  uint64_t row_of(uint64_t& row);
   void run();
   int commit(std::vector<Op>& batch);
   int step(const Op& op);
@@ -166,6 +209,10 @@ Status StateDb::Impl::open_db(std::vector<std::string>& warnings) {
         st = Error(Errc::kInternal, "integrity check: " +
                                         (verdict.empty() ? db_error(db, "checking") : verdict));
       }
+    }
+    if (st.ok() && keyed_by_id(db)) {
+      st = exec_sql(db, kMigrateFromIdKeys, "keying the tables by row");
+      if (!st.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     }
     if (st.ok()) st = exec_sql(db, kSchema, "creating tables");
     if (st.ok()) st = prepare();
@@ -210,23 +257,24 @@ Result<Loaded> StateDb::Impl::load() {
                         : std::string();
   };
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT id, record, source, final FROM executions ORDER BY ord", -1, &s,
-                         nullptr) != SQLITE_OK) {
+  auto row = [](sqlite3_stmt* s, int col) { return static_cast<uint64_t>(sqlite3_column_int64(s, col)); };
+  if (sqlite3_prepare_v2(db, "SELECT id, record, source, final, ord FROM executions ORDER BY ord", -1,
+                         &s, nullptr) != SQLITE_OK) {
     return Error(Errc::kInternal, db_error(db, "reading executions"));
   }
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    out.executions.push_back(
-        StoredExecution{text(s, 0), text(s, 1), text(s, 2), sqlite3_column_int(s, 3) != 0});
+    out.executions.push_back(StoredExecution{text(s, 0), text(s, 1), text(s, 2),
+                                             sqlite3_column_int(s, 3) != 0, row(s, 4)});
   }
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) return Error(Errc::kInternal, db_error(db, "reading executions"));
-  if (sqlite3_prepare_v2(db, "SELECT id, execution_id, record FROM task_runs ORDER BY ord", -1, &s,
-                         nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "SELECT id, execution_id, record, ord FROM task_runs ORDER BY ord", -1,
+                         &s, nullptr) != SQLITE_OK) {
     return Error(Errc::kInternal, db_error(db, "reading task runs"));
   }
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    out.runs.push_back(StoredRun{text(s, 0), text(s, 1), text(s, 2)});
+    out.runs.push_back(StoredRun{text(s, 0), text(s, 1), text(s, 2), row(s, 3)});
   }
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) return Error(Errc::kInternal, db_error(db, "reading task runs"));
@@ -273,22 +321,20 @@ int StateDb::Impl::step(const Op& op) {
                     : op.kind == Kind::kSubmission ? put_submission
                                                    : put_run;
   sqlite3_reset(s);
-  sqlite3_bind_text(s, 1, op.id.data(), static_cast<int>(op.id.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(op.row));
+  sqlite3_bind_text(s, 2, op.id.data(), static_cast<int>(op.id.size()), SQLITE_STATIC);
   switch (op.kind) {
     case Kind::kExecution:
-      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(op.seq));
       sqlite3_bind_int(s, 3, op.final ? 1 : 0);
       sqlite3_bind_text(s, 4, op.text.data(), static_cast<int>(op.text.size()), SQLITE_STATIC);
       break;
     case Kind::kSubmission:
-      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(op.seq));
       sqlite3_bind_text(s, 3, op.text.data(), static_cast<int>(op.text.size()), SQLITE_STATIC);
       sqlite3_bind_text(s, 4, op.source.data(), static_cast<int>(op.source.size()), SQLITE_STATIC);
       break;
     case Kind::kRun:
-      sqlite3_bind_text(s, 2, op.execution_id.data(), static_cast<int>(op.execution_id.size()),
+      sqlite3_bind_text(s, 3, op.execution_id.data(), static_cast<int>(op.execution_id.size()),
                         SQLITE_STATIC);
-      sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(op.seq));
       sqlite3_bind_text(s, 4, op.text.data(), static_cast<int>(op.text.size()), SQLITE_STATIC);
       break;
   }
@@ -471,9 +517,15 @@ Status StateDb::start() {
   return {};
 }
 
-uint64_t StateDb::put_execution(const std::string& id, bool final, std::string record,
-                                bool fail_fast) {
+uint64_t StateDb::Impl::row_of(uint64_t& row) {
+  if (row == 0) row = next_seq;  // a new row: keyed by this write's seq (push)
+  return row;
+}
+
+uint64_t StateDb::put_execution(uint64_t& row, const std::string& id, bool final,
+                                std::string record, bool fail_fast) {
   Op op;
+  op.row = impl_->row_of(row);
   op.kind = Kind::kExecution;
   op.final = final;
   op.fail_fast = fail_fast;
@@ -482,8 +534,10 @@ uint64_t StateDb::put_execution(const std::string& id, bool final, std::string r
   return impl_->push(std::move(op));
 }
 
-uint64_t StateDb::put_submission(const std::string& id, std::string source, std::string record) {
+uint64_t StateDb::put_submission(uint64_t& row, const std::string& id, std::string source,
+                                 std::string record) {
   Op op;
+  op.row = impl_->row_of(row);
   op.kind = Kind::kSubmission;
   op.fail_fast = true;
   op.id = id;
@@ -492,9 +546,10 @@ uint64_t StateDb::put_submission(const std::string& id, std::string source, std:
   return impl_->push(std::move(op));
 }
 
-uint64_t StateDb::put_run(const std::string& id, const std::string& execution_id,
+uint64_t StateDb::put_run(uint64_t& row, const std::string& id, const std::string& execution_id,
                           std::string record) {
   Op op;
+  op.row = impl_->row_of(row);
   op.kind = Kind::kRun;
   op.id = id;
   op.execution_id = execution_id;

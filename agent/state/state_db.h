@@ -4,8 +4,11 @@
 // that must not go on before its write is durable (a submission before it is
 // acknowledged, a final state before it is reported) waits for that number.
 //
-// Rows are whole records (JSON text, see agent/supervisor/store.h) keyed by id:
-// a write replaces the row, so replaying a write is harmless.
+// Rows are whole records (JSON text, see agent/supervisor/store.h), each
+// keyed by its row number: the sequence number of its first write, which the
+// caller keeps (Execution::row, TaskRun::row) and gives with every later
+// write of the row. A write replaces the row, so replaying a write is
+// harmless.
 //
 // Failure: a batch that fails to commit (disk full, I/O error) is kept and
 // retried every second; writes marked `fail_fast` (submissions) are dropped
@@ -32,12 +35,14 @@ struct StoredExecution {
   std::string record;  // the execution without its task runs
   std::string source;  // the submission: flow, inputs, secrets
   bool final = false;
+  uint64_t row = 0;
 };
 
 struct StoredRun {
   std::string id;
   std::string execution_id;
   std::string record;
+  uint64_t row = 0;
 };
 
 struct Loaded {
@@ -60,13 +65,17 @@ class StateDb {
   // Starts the writer thread.
   Status start();
 
-  uint64_t put_execution(const std::string& id, bool final, std::string record,
+  // `row`: the row written, 0 for a new one, which is then set to this
+  // write's sequence number.
+  uint64_t put_execution(uint64_t& row, const std::string& id, bool final, std::string record,
                          bool fail_fast = false);
   // A new execution's row: its source (what a restart runs again) and its
   // first record, in one statement. Fail-fast: a submission is refused
   // rather than held.
-  uint64_t put_submission(const std::string& id, std::string source, std::string record);
-  uint64_t put_run(const std::string& id, const std::string& execution_id, std::string record);
+  uint64_t put_submission(uint64_t& row, const std::string& id, std::string source,
+                          std::string record);
+  uint64_t put_run(uint64_t& row, const std::string& id, const std::string& execution_id,
+                   std::string record);
   // Runs `done` once every write up to `seq` is durable, or with the error of a
   // fail_fast write `seq` that could not be stored.
   void when_stored(uint64_t seq, std::function<void(Status)> done);

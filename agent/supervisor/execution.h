@@ -40,6 +40,7 @@ struct WorkerGroup;  // worker_groups.h
 
 struct TaskRun {
   std::string id;
+  uint64_t row = 0;  // its row in the state database (state_db.h); 0 until first written
   std::string task_id;
   std::string type;         // the task's type
   std::string runner;       // canonical runner type
@@ -89,6 +90,7 @@ struct Frame {
 
 struct Execution {
   std::string id;
+  uint64_t row = 0;  // its row in the state database (state_db.h); 0 until first written
   std::string namespace_;
   std::string flow_id;
   std::shared_ptr<const flow::Flow> flow;  // null for executions loaded from disk

@@ -77,6 +77,7 @@ Status Supervisor::recover(state::Loaded loaded) {
       unreadable++;
       continue;
     }
+    run.value()->row = row.row;
     runs_of[row.execution_id].push_back(std::move(run).value());
   }
   std::vector<Execution*> resumed;
@@ -90,6 +91,7 @@ Status Supervisor::recover(state::Loaded loaded) {
       continue;
     }
     std::unique_ptr<Execution> exec = std::move(decoded).value();
+    exec->row = row.row;
     Execution* raw = exec.get();
     raw->stored = true;
     auto& runs = runs_of[raw->id];

@@ -213,7 +213,7 @@ Status Supervisor::submit(std::shared_ptr<const flow::Flow> flow, SubmitArgs arg
   // told about is never lost, and nothing runs that a restart would not know.
   std::string source = store::encode_source(*raw, args.definition_json, args.single_task,
                                             args.namespace_);
-  uint64_t seq = db_.put_submission(raw->id, std::move(source),
+  uint64_t seq = db_.put_submission(raw->row, raw->id, std::move(source),
                                     store::encode_execution_row(*raw, raw->state));
   db_.when_stored(seq, [this, raw, done = std::move(done)](Status st) {
     if (!st.ok()) {
@@ -277,12 +277,12 @@ void Supervisor::set_state(Execution& exec, TaskRun* run, State state) {
 }
 
 uint64_t Supervisor::persist(Execution& exec, TaskRun* run, bool fail_fast) {
-  if (run != nullptr) return db_.put_run(run->id, exec.id, store::encode_run_row(exec, *run));
+  if (run != nullptr) return db_.put_run(run->row, run->id, exec.id, store::encode_run_row(exec, *run));
   return persist_exec(exec, exec.state, fail_fast);
 }
 
 uint64_t Supervisor::persist_exec(Execution& exec, State state, bool fail_fast) {
-  return db_.put_execution(exec.id, is_final(state), store::encode_execution_row(exec, state),
+  return db_.put_execution(exec.row, exec.id, is_final(state), store::encode_execution_row(exec, state),
                            fail_fast);
 }
 

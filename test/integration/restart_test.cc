@@ -268,6 +268,62 @@ TEST(Restart, AnUnusableStateDatabaseIsMovedAsideAndOneBadRecordLeftOut) {
   EXPECT_EQ(out.substr(0, 1), "1") << out;
 }
 
+// A state database of the earlier version, keyed by id, is keyed by row at
+// the next start: what it held is served, the task that ran at a kill is
+// taken up in its own row, and each execution and task run keeps one row.
+TEST(Restart, AStateDatabaseKeyedByIdIsKeyedByRowAndTakenUp) {
+  test::TempDir keep;
+  const std::string state_dir = keep.path() + "/state";
+  std::string done, cut;
+  {
+    auto agent = AgentProcess::start(RUNNERD_BIN, kProcessConfig);
+    ASSERT_TRUE(agent);
+    const std::string up = keep.path() + "/up";  // the second attempt ends at once
+    Client c(agent->socket());
+    done = test::submit_flow(c, flow_of({{"echo hi"}}));
+    EXPECT_EQ(test::wait_final(c, done), "SUCCESS");
+    cut = test::submit_flow(
+        c, flow_of({{"echo once"}, {"if [ -e " + up + " ]; then exit 0; fi", "touch " + up, "sleep 300"}}));
+    ASSERT_TRUE(wait_for_file(up));
+    ASSERT_TRUE(agent->stop(SIGKILL, 10s));
+    ASSERT_EQ(std::system(("cp -a " + agent->state_dir() + " " + state_dir).c_str()), 0);
+  }
+  // The tables as the earlier version made them.
+  const std::string db = state_dir + "/state.db";
+  std::string sql =
+      "sqlite3 " + db + " \"BEGIN;"
+      "CREATE TABLE e(id TEXT PRIMARY KEY, ord INTEGER NOT NULL, final INTEGER NOT NULL DEFAULT 0,"
+      " record TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '');"
+      "INSERT INTO e SELECT id, ord, final, record, source FROM executions;"
+      "DROP TABLE executions; ALTER TABLE e RENAME TO executions;"
+      "CREATE TABLE r(id TEXT PRIMARY KEY, execution_id TEXT NOT NULL, ord INTEGER NOT NULL,"
+      " record TEXT NOT NULL);"
+      "INSERT INTO r SELECT id, execution_id, ord, record FROM task_runs;"
+      "DROP TABLE task_runs; ALTER TABLE r RENAME TO task_runs; COMMIT;\"";
+  ASSERT_EQ(std::system(sql.c_str()), 0);
+  {
+    auto agent = AgentProcess::start(RUNNERD_BIN, kProcessConfig, state_dir);
+    ASSERT_TRUE(agent);
+    Client c(agent->socket());
+    EXPECT_EQ(test::wait_final(c, cut), "SUCCESS");
+    auto g = get(c, done);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->str("/result/state"), "SUCCESS");
+    g = get(c, cut);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->str("/result/taskRuns/0/state"), "SUCCESS");
+    EXPECT_EQ(g->str("/result/taskRuns/1/state"), "RESUBMITTED");
+    EXPECT_EQ(g->str("/result/taskRuns/2/state"), "SUCCESS");
+    ASSERT_TRUE(agent->stop(SIGTERM, 20s));
+  }
+  auto [st, out] = test::run_command(
+      "sqlite3 " + db +
+      " \"SELECT count(*), count(DISTINCT id) FROM executions;"
+      " SELECT count(*), count(DISTINCT id) FROM task_runs;"
+      " SELECT sql LIKE '%ord INTEGER PRIMARY KEY%' FROM sqlite_master WHERE name = 'executions';\"");
+  EXPECT_EQ(out, "2|2\n4|4\n1\n");
+}
+
 // 10,000 ended executions in the state database: the socket serves, and all
 // of them are listed. The time to serve is printed (make bench has the figure).
 TEST(Restart, TenThousandRecordedExecutionsLoad) {
@@ -285,11 +341,12 @@ TEST(Restart, TenThousandRecordedExecutionsLoad) {
     for (int i = 0; i < 10000; i++) {
       std::string id = "e" + std::to_string(i);
       std::string run = "r" + std::to_string(i);
-      db.put_submission(id, R"({"definition":null})", "{}");
-      db.put_run(run, id,
+      uint64_t exec_row = 0, run_row = 0;
+      db.put_submission(exec_row, id, R"({"definition":null})", "{}");
+      db.put_run(run_row, run, id,
                  R"({"id":")" + run + R"(","taskId":"t","type":"io.kestra.plugin.scripts.shell.Commands","runner":"io.kestra.plugin.core.runner.Process","attempt":1,"state":"SUCCESS","exitCode":0,"createdAt":"2026-11-24T00:00:00.000Z","logLines":0,"vars":{"i":)" +
                      std::to_string(i) + "}}");
-      last = db.put_execution(id, true,
+      last = db.put_execution(exec_row, id, true,
                               R"({"id":")" + id + R"(","namespace":"test","flowId":"t","state":"SUCCESS","tasks":1,"createdAt":"2026-11-24T00:00:00.000Z"})");
     }
     bool stored = false;
