@@ -523,12 +523,11 @@ uint64_t StateDb::Impl::row_of(uint64_t& row) {
 }
 
 uint64_t StateDb::put_execution(uint64_t& row, const std::string& id, bool final,
-                                std::string record, bool fail_fast) {
+                                std::string record) {
   Op op;
   op.row = impl_->row_of(row);
   op.kind = Kind::kExecution;
   op.final = final;
-  op.fail_fast = fail_fast;
   op.id = id;
   op.text = std::move(record);
   return impl_->push(std::move(op));

@@ -67,8 +67,7 @@ class StateDb {
 
   // `row`: the row written, 0 for a new one, which is then set to this
   // write's sequence number.
-  uint64_t put_execution(uint64_t& row, const std::string& id, bool final, std::string record,
-                         bool fail_fast = false);
+  uint64_t put_execution(uint64_t& row, const std::string& id, bool final, std::string record);
   // A new execution's row: its source (what a restart runs again) and its
   // first record, in one statement. Fail-fast: a submission is refused
   // rather than held.

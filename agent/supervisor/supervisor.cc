@@ -276,14 +276,13 @@ void Supervisor::set_state(Execution& exec, TaskRun* run, State state) {
   notify(exec, run);
 }
 
-uint64_t Supervisor::persist(Execution& exec, TaskRun* run, bool fail_fast) {
+uint64_t Supervisor::persist(Execution& exec, TaskRun* run) {
   if (run != nullptr) return db_.put_run(run->row, run->id, exec.id, store::encode_run_row(exec, *run));
-  return persist_exec(exec, exec.state, fail_fast);
+  return persist_exec(exec, exec.state);
 }
 
-uint64_t Supervisor::persist_exec(Execution& exec, State state, bool fail_fast) {
-  return db_.put_execution(exec.row, exec.id, is_final(state), store::encode_execution_row(exec, state),
-                           fail_fast);
+uint64_t Supervisor::persist_exec(Execution& exec, State state) {
+  return db_.put_execution(exec.row, exec.id, is_final(state), store::encode_execution_row(exec, state));
 }
 
 void Supervisor::notify(Execution& exec, TaskRun* run) {

@@ -173,8 +173,8 @@ class Supervisor final : public runner::TaskObserver {
   void end_execution(Execution& exec, State state);
   // Records the change in the state database and tells the listener.
   void set_state(Execution& exec, TaskRun* run, State state);
-  uint64_t persist(Execution& exec, TaskRun* run, bool fail_fast = false);
-  uint64_t persist_exec(Execution& exec, State state, bool fail_fast = false);
+  uint64_t persist(Execution& exec, TaskRun* run);
+  uint64_t persist_exec(Execution& exec, State state);
   void notify(Execution& exec, TaskRun* run);
   // The oldest held end of `exec` is stored: it and the events behind it go,
   // up to the next end not stored yet.
