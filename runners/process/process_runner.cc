@@ -58,6 +58,9 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   void set_paused(bool paused);
 
   std::string cgroup_dir;
+  // Its directory, open from before the spawn (CLONE_INTO_CGROUP) to the
+  // task's end (the check for reuse), and kept with it in the idle pool.
+  int cgroup_fd = -1;
   std::vector<std::string> v1_dirs;  // its limits on a hybrid host (task_limits.h)
   std::string oom_file;              // where the kernel counts its OOM kills; "" without a memory limit
   bool reusable_cgroup = false;      // ran without limits: its cgroup may serve another task
@@ -107,6 +110,7 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   // the pidfd, so it can be closed.
   ~ProcessTask() override {
     if (pidfd_ >= 0) ::close(pidfd_);
+    if (cgroup_fd >= 0) ::close(cgroup_fd);
   }
 };
 
@@ -118,7 +122,10 @@ class ProcessRunner final : public agent::runner::Runner {
   void close() override {
     spawner_.stop();  // idle: every task has ended
     reaper_.stop();  // every task has ended: nothing for it to kill
-    for (auto& dir : idle_cgroups_) (void)cgroup::remove(dir);
+    for (auto& idle : idle_cgroups_) {
+      ::close(idle.fd);
+      (void)cgroup::remove(idle.dir);
+    }
     idle_cgroups_.clear();
     for (auto& dir : pending_cgroups_) (void)cgroup::remove(dir);
     pending_cgroups_.clear();
@@ -215,13 +222,9 @@ class ProcessRunner final : public agent::runner::Runner {
     int cgroup_fd = -1;
     bool limited = Limits::limits_anything(spec.resources);
     if (cgroups_.enabled() && !limited && !idle_cgroups_.empty()) {
-      cgroup_dir = std::move(idle_cgroups_.back());
+      cgroup_dir = std::move(idle_cgroups_.back().dir);
+      cgroup_fd = idle_cgroups_.back().fd;
       idle_cgroups_.pop_back();
-      cgroup_fd = cgroup::open_dir(cgroup_dir);
-      if (cgroup_fd < 0) {
-        (void)cgroup::remove(cgroup_dir);
-        cgroup_dir.clear();
-      }
     }
     if (cgroups_.enabled() && cgroup_fd < 0) {
       auto dir = cgroup::create(cgroups_, task_name);
@@ -257,6 +260,7 @@ class ProcessRunner final : public agent::runner::Runner {
       return st.error();
     }
     task->cgroup_dir = std::move(cgroup_dir);
+    task->cgroup_fd = cgroup_fd;  // the task's from here on
     task->v1_dirs = std::move(limits.v1_dirs);
     task->oom_file = std::move(limits.oom_file);
     task->reusable_cgroup = !limited;
@@ -274,8 +278,7 @@ class ProcessRunner final : public agent::runner::Runner {
     std::vector<int> fds = request.join_fds;
     spawner_.submit(
         std::move(request),
-        [t, cgroup_fd, fds = std::move(fds)](agent::Result<Spawned> r) {
-          if (cgroup_fd >= 0) ::close(cgroup_fd);
+        [t, fds = std::move(fds)](agent::Result<Spawned> r) {
           for (int fd : fds) ::close(fd);
           t->spawned(std::move(r));
         },
@@ -347,11 +350,14 @@ class ProcessRunner final : public agent::runner::Runner {
   // files in kernfs and removing it tears them down: together about a fifth
   // of the loop's time per trivial task. Kept while tasks come; removed after
   // kIdleTrimMs without any running.
-  bool give_back_cgroup(const std::string& dir) {
+  // The pool keeps each one's directory open (`fd`, then owned by the pool):
+  // opening it again for the next task's spawn was a walk of its path through
+  // cgroupfs and an open, per task.
+  bool give_back_cgroup(const std::string& dir, int fd) {
     // As many as can run at once: what ends gives back what starts takes.
     size_t most = static_cast<size_t>(std::clamp(config_.max_running, 64, 4096));
-    if (idle_cgroups_.size() >= most || !cgroup::reusable(dir)) return false;
-    idle_cgroups_.push_back(dir);
+    if (fd < 0 || idle_cgroups_.size() >= most || !cgroup::reusable(fd)) return false;
+    idle_cgroups_.push_back(IdleCgroup{dir, fd});
     if (trim_timer_ == nullptr) {
       trim_timer_ = new uv_timer_t;
       uv_timer_init(loop_, trim_timer_);
@@ -383,8 +389,9 @@ class ProcessRunner final : public agent::runner::Runner {
   }
 
   void remove_idle_cgroups() {
-    for (auto& dir : idle_cgroups_) {
-      if (!cgroup::remove(dir).ok()) remove_cgroup_later(std::move(dir));
+    for (auto& idle : idle_cgroups_) {
+      ::close(idle.fd);
+      if (!cgroup::remove(idle.dir).ok()) remove_cgroup_later(std::move(idle.dir));
     }
     idle_cgroups_.clear();
   }
@@ -417,7 +424,11 @@ class ProcessRunner final : public agent::runner::Runner {
   int chatty_pipes_ = 0;
   std::vector<std::string> pending_cgroups_;
   uv_timer_t* retry_timer_ = nullptr;
-  std::vector<std::string> idle_cgroups_;  // empty task cgroups, for tasks without limits
+  struct IdleCgroup {
+    std::string dir;
+    int fd;  // the directory, open
+  };
+  std::vector<IdleCgroup> idle_cgroups_;  // empty task cgroups, for tasks without limits
   uv_timer_t* trim_timer_ = nullptr;
   // One read buffer for every task: the observer consumes bytes synchronously.
   char read_buf_[64 * 1024];
@@ -600,9 +611,10 @@ void ProcessTask::maybe_finish() {
   runner_.task_finished();
   // Read before the cgroup goes: did the kernel kill any of it at its memory limit?
   int64_t oom_kills = runners::process::oom_kills(oom_file);
-  if (!cgroup_dir.empty() &&
-      ((reusable_cgroup && !cgroup_killed && runner_.give_back_cgroup(cgroup_dir)) ||
-       cgroup::remove(cgroup_dir).ok())) {
+  bool pooled = !cgroup_dir.empty() && reusable_cgroup && !cgroup_killed &&
+                runner_.give_back_cgroup(cgroup_dir, cgroup_fd);
+  if (pooled) cgroup_fd = -1;  // the pool's now
+  if (!cgroup_dir.empty() && (pooled || cgroup::remove(cgroup_dir).ok())) {
     nothing_left_ = true;  // an empty cgroup: nothing of the task runs
     runner_.track(*this, false);
   } else if (cgroup_dir.empty()) {

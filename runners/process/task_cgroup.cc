@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <sstream>
+#include <string_view>
 
 #include "runners/process/control_files.h"
 
@@ -72,17 +73,26 @@ std::vector<std::string> children(const std::string& dir) {
   return out;
 }
 
-bool reusable(const std::string& dir) {
-  std::string events = read_file(dir + "/cgroup.events");
-  if (events.find("populated 0\n") == std::string::npos || events.find("frozen 1") != std::string::npos) {
+bool reusable(int dir_fd) {
+  // This runs for every task that ends, so by the directory's descriptor
+  // (no path walk through cgroupfs) and with one read: cgroup.events is two
+  // short lines.
+  int fd = openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[256];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  std::string_view events(buf, static_cast<size_t>(n));
+  if (events.find("populated 0\n") == std::string_view::npos ||
+      events.find("frozen 1") != std::string_view::npos) {
     return false;
   }
   // No cgroup below it: kernfs keeps a directory's link count at 2 plus its
-  // subdirectories, so one stat answers what reading cgroup.stat
-  // (nr_descendants) did with an open, a read and a close. This runs for
-  // every task that ends.
+  // subdirectories, so one fstat answers what reading cgroup.stat
+  // (nr_descendants) would with an open, a read and a close.
   struct stat st;
-  return stat(dir.c_str(), &st) == 0 && st.st_nlink == 2;
+  return fstat(dir_fd, &st) == 0 && st.st_nlink == 2;
 }
 
 agent::Status remove(const std::string& dir) {
