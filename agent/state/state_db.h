@@ -18,6 +18,7 @@
 // Threading: public methods on the loop thread; callbacks run on it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -80,6 +81,10 @@ class StateDb {
   void when_stored(uint64_t seq, std::function<void(Status)> done);
   // The last sequence number handed out.
   uint64_t last_seq() const;
+
+  // How many tasks run: from kBusyTasks on, commits are spaced out to hold
+  // more writes each (state_db.cc). Loop thread.
+  void set_running(size_t tasks);
 
   // Writes everything queued, stops the thread, closes the database; `done`
   // runs on the loop afterwards.

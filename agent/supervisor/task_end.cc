@@ -208,6 +208,7 @@ void Supervisor::end_task_run(TaskRun& run) {
   live_runs_.erase(&run);
   auto free_slot = [this, group, grant = std::move(grant)] {
     running_--;
+    db_.set_running(static_cast<size_t>(running_));
     if (group != nullptr) groups_.give_back(*group, grant);
   };
   if (slot && !hold_slot) free_slot();

@@ -123,6 +123,7 @@ void Supervisor::start_runner_task(Execution& exec, WorkerGroup& group, runner::
   live.grant = std::move(grant);
   live.queued_ms = exec.queued_since_ms;
   running_++;
+  db_.set_running(static_cast<size_t>(running_));
   started_++;
   if (lag_probe_) lag_probe_->arm();
   if (attempt > 1 && !run.replayed) {
