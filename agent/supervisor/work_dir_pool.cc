@@ -18,6 +18,15 @@ namespace {
 
 constexpr int kOpenDir = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
+// Reading a directory the task's start changed would update its atime
+// (relatime), a journalled inode write per task: O_NOATIME, where the
+// agent may (it owns the directory, or is root).
+int open_dir_at(int at, const char* path) {
+  int fd = openat(at, path, kOpenDir | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = openat(at, path, kOpenDir);
+  return fd;
+}
+
 // The directory holds exactly `name` (a directory), or nothing when `name` is
 // empty. Reads to the end: a directory holding more than fits one read is
 // not one to keep anyway.
@@ -82,11 +91,11 @@ bool WorkDirPool::give_back(const std::string& dir, const std::string& output_di
     return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == mode_ &&
            st.st_uid == owner_;
   };
-  int fd = open(dir.c_str(), kOpenDir);
+  int fd = open_dir_at(AT_FDCWD, dir.c_str());
   if (fd < 0) return false;
   bool same = as_made(fd) && holds_only(fd, name);
   if (same) {
-    int out = openat(fd, name.c_str(), kOpenDir);
+    int out = open_dir_at(fd, name.c_str());
     same = out >= 0 && as_made(out) && holds_only(out, "");
     if (out >= 0) close(out);
   }
