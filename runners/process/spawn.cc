@@ -201,21 +201,24 @@ void SpawnSlots::close() {
   for (int* fd : {&out, &err, &null}) close_fd(*fd);
 }
 
-std::vector<std::string> task_environment(const std::vector<std::string>& env) {
-  std::vector<std::string> out;
-  out.reserve(env.size());
+std::vector<char*> task_environment(const std::vector<std::string>& env) {
+  std::vector<char*> out;
+  out.reserve(env.size() + 1);
   for (const auto& e : env) {
     std::string_view entry = e;
-    bool agents_own = entry.starts_with("NOTIFY_SOCKET=") || entry.starts_with("WATCHDOG_") ||
-                      entry.starts_with("LISTEN_") || entry.starts_with("SECRET_");
+    char first = entry.empty() ? '\0' : entry[0];
+    bool agents_own = (first == 'N' || first == 'W' || first == 'L' || first == 'S') &&
+                      (entry.starts_with("NOTIFY_SOCKET=") || entry.starts_with("WATCHDOG_") ||
+                       entry.starts_with("LISTEN_") || entry.starts_with("SECRET_"));
     if (agents_own) {
       size_t eq = entry.find('=');
       std::string name(entry.substr(0, eq));
       const char* mine = eq == std::string_view::npos ? nullptr : std::getenv(name.c_str());
       if (mine != nullptr && entry.substr(eq + 1) == mine) continue;
     }
-    out.push_back(e);
+    out.push_back(const_cast<char*>(e.c_str()));
   }
+  out.push_back(nullptr);
   return out;
 }
 
@@ -247,11 +250,7 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
   cargv.reserve(argv.size() + 1);
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
-  std::vector<std::string> task_env = task_environment(env);
-  std::vector<char*> cenv;
-  cenv.reserve(task_env.size() + 1);
-  for (const auto& e : task_env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
+  std::vector<char*> cenv = task_environment(env);
 
   volatile int child_errno = 0;
   volatile int child_step = 0;

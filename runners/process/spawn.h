@@ -61,8 +61,9 @@ agent::Result<Spawned> spawn_task(const std::vector<std::string>& argv,
 
 // `env` without the agent's own variables that must not reach a task
 // (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*, SECRET_*): an entry is dropped when the
-// agent's environment holds the very same NAME=value.
-std::vector<std::string> task_environment(const std::vector<std::string>& env);
+// agent's environment holds the very same NAME=value. As execve's envp:
+// pointers into `env`, then a null. Per spawn, so without a copy of each entry.
+std::vector<char*> task_environment(const std::vector<std::string>& env);
 
 // A pidfd of `pid` (Linux 5.3), or -1 with errno; through syscall(2), as
 // older C libraries have no wrapper.
