@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include "agent/common/time.h"
 
@@ -170,7 +171,7 @@ struct StateDb::Impl {
   std::vector<Failure> failures;
   bool finished = false;
   std::string last_error;
-  std::atomic<uint64_t> writes{0}, commits{0}, failed_commits{0};
+  std::atomic<uint64_t> writes{0}, commits{0}, failed_commits{0}, superseded{0};
   std::atomic<bool> busy{false};  // set_running(): commits kBusyCommitGap apart
 
   // Writer thread.
@@ -192,6 +193,9 @@ struct StateDb::Impl {
   uint64_t row_of(uint64_t& row);
   void run();
   int commit(std::vector<Op>& batch);
+  // commit()'s scratch, writer thread only.
+  std::vector<bool> replaced;
+  std::unordered_set<uint64_t> rows_seen;
   int step(const Op& op);
   void post(uint64_t upto, std::vector<Failure> failed, bool finished_now);
   void on_async();
@@ -363,10 +367,27 @@ int StateDb::Impl::step(const Op& op) {
 }
 
 // One transaction for the whole batch: a commit costs one WAL append however
-// many writes it holds.
+// many writes it holds. A write that a later one in the batch replaces
+// (the same row: rows are numbered across both tables) is not stepped: what
+// lands is the same. A submission is always stepped: it alone carries the
+// execution's source.
 int StateDb::Impl::commit(std::vector<Op>& batch) {
+  replaced.assign(batch.size(), false);
+  rows_seen.clear();
+  for (size_t i = batch.size(); i-- > 0;) {
+    bool later = !rows_seen.insert(batch[i].row).second;
+    replaced[i] = later && batch[i].kind != Kind::kSubmission;
+  }
   int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-  for (size_t i = 0; rc == SQLITE_OK && i < batch.size(); i++) rc = step(batch[i]);
+  uint64_t skipped = 0;
+  for (size_t i = 0; rc == SQLITE_OK && i < batch.size(); i++) {
+    if (replaced[i]) {
+      skipped++;
+      continue;
+    }
+    rc = step(batch[i]);
+  }
+  if (rc == SQLITE_OK) superseded += skipped;
   if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_error(db, "storing state");
@@ -616,6 +637,7 @@ void StateDb::set_running(size_t tasks) {
 uint64_t StateDb::writes() const { return impl_->writes; }
 uint64_t StateDb::commits() const { return impl_->commits; }
 uint64_t StateDb::failed_commits() const { return impl_->failed_commits; }
+uint64_t StateDb::superseded() const { return impl_->superseded; }
 std::string StateDb::last_error() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->last_error;

@@ -95,6 +95,9 @@ class StateDb {
   uint64_t writes() const;
   uint64_t commits() const;
   uint64_t failed_commits() const;
+  // Writes committed without being stepped: a later write in their batch
+  // replaced the same row.
+  uint64_t superseded() const;
   std::string last_error() const;
 
  private:

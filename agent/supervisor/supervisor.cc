@@ -686,6 +686,7 @@ void Supervisor::write_stats(json::Writer& w) const {
   w.kv_bool("outputPaused", paused_all_);
   w.key("stateDb").begin_object();
   w.kv("writes", db_.writes()).kv("commits", db_.commits()).kv("failedCommits", db_.failed_commits());
+  w.kv("superseded", db_.superseded());
   std::string db_error = db_.last_error();
   if (!db_error.empty()) w.kv("lastError", db_error);
   w.end_object();

@@ -1,5 +1,6 @@
 // StateDb on a real SQLite file: how commits are spaced with many tasks
-// running, and that every write still lands.
+// running, what a commit holding several writes of one row steps, and that
+// every write still lands.
 #include "agent/state/state_db.h"
 
 #include <uv.h>
@@ -114,6 +115,63 @@ TEST(StateDb, ABurstWhileBusyLandsWhole) {
     ASSERT_TRUE(loaded.ok());
     ASSERT_EQ(loaded->executions.size(), 200u);
     EXPECT_EQ(loaded->executions[199].record, "r199");
+    ASSERT_TRUE(db.start().ok());
+    close_db(&loop, db);
+  }
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+}
+
+// Writes made in one loop iteration are one commit: the writer is woken
+// once, after the iteration. Of a run's three records and an execution's
+// two, only the last of each is stepped; the submission is stepped too (it
+// alone holds the source), and what a restart reads is the last of each.
+TEST(StateDb, WritesReplacedInTheirCommitAreNotSteppedAndTheLastOfEachLands) {
+  test::TempDir dir;
+  std::string path = dir.path() + "/state.db";
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  uint64_t exec_row = 0, run_row = 0, other_row = 0;
+  {
+    agent::state::StateDb db(&loop);
+    std::vector<std::string> warnings;
+    ASSERT_TRUE(db.open(path, warnings).ok());
+    ASSERT_TRUE(db.start().ok());
+    db.put_submission(exec_row, "e1", "the source", "submitted");
+    db.put_run(run_row, "r1", "e1", "created");
+    db.put_run(run_row, "r1", "e1", "running");
+    db.put_execution(exec_row, "e1", false, "running");
+    db.put_run(other_row, "r2", "e1", "created");  // another row: stepped
+    db.put_run(run_row, "r1", "e1", "success");
+    uint64_t last = db.put_execution(exec_row, "e1", true, "success");
+    wait_stored(&loop, db, last);
+    EXPECT_EQ(db.writes(), 7u);
+    EXPECT_EQ(db.commits(), 1u);
+    EXPECT_EQ(db.superseded(), 3u);  // r1 created, r1 running, e1 running
+
+    // A later commit replaces what an earlier one stored, as before.
+    last = db.put_run(other_row, "r2", "e1", "success");
+    wait_stored(&loop, db, last);
+    EXPECT_EQ(db.superseded(), 3u);
+    close_db(&loop, db);
+  }
+  {
+    agent::state::StateDb db(&loop);
+    std::vector<std::string> warnings;
+    auto loaded = db.open(path, warnings);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+    ASSERT_EQ(loaded->executions.size(), 1u);
+    const auto& e = loaded->executions[0];
+    EXPECT_EQ(e.id, "e1");
+    EXPECT_EQ(e.row, exec_row);
+    EXPECT_EQ(e.record, "success");
+    EXPECT_EQ(e.source, "the source");
+    EXPECT_TRUE(e.final);
+    ASSERT_EQ(loaded->runs.size(), 2u);
+    EXPECT_EQ(loaded->runs[0].id, "r1");
+    EXPECT_EQ(loaded->runs[0].row, run_row);
+    EXPECT_EQ(loaded->runs[0].record, "success");
+    EXPECT_EQ(loaded->runs[1].id, "r2");
+    EXPECT_EQ(loaded->runs[1].record, "success");
     ASSERT_TRUE(db.start().ok());
     close_db(&loop, db);
   }
