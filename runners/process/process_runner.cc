@@ -37,6 +37,9 @@ constexpr uint8_t kGrowRefused = 0xff;      // full_reads_ once the kernel refus
 constexpr int kChattyPipeBytes = 1 << 20;  // its size then (the default pipe-max-size)
 constexpr int kMaxChattyPipes = 64;        // at most this many at once: 64 MiB of kernel memory
 
+// A cgroup's name to the reaper: its directory's name.
+std::string base_name(const std::string& dir) { return dir.substr(dir.rfind('/') + 1); }
+
 // One child: its pid, pidfd poll, two output pipes and a drain timer.
 // Ownership: the supervisor holds it (as a RunnerTask) until release(), which
 // closes the handles; the last close callback frees it. Loop thread only.
@@ -180,7 +183,7 @@ class ProcessRunner final : public agent::runner::Runner {
   // The reaper's names: a cgroup by its directory name, else the process group.
   void track(const ProcessTask& task, bool add) {
     if (!task.cgroup_dir.empty()) {
-      std::string name = task.cgroup_dir.substr(task.cgroup_dir.rfind('/') + 1);
+      std::string name = base_name(task.cgroup_dir);
       if (add) reaper_.track_cgroup(name); else reaper_.untrack_cgroup(name);
     } else if (add) {
       reaper_.track_group(task.pid_);
@@ -221,10 +224,12 @@ class ProcessRunner final : public agent::runner::Runner {
     std::string cgroup_dir;
     int cgroup_fd = -1;
     bool limited = Limits::limits_anything(spec.resources);
+    bool reused = false;  // from the idle pool: still named to the reaper
     if (cgroups_.enabled() && !limited && !idle_cgroups_.empty()) {
       cgroup_dir = std::move(idle_cgroups_.back().dir);
       cgroup_fd = idle_cgroups_.back().fd;
       idle_cgroups_.pop_back();
+      reused = true;
     }
     if (cgroups_.enabled() && cgroup_fd < 0) {
       auto dir = cgroup::create(cgroups_, task_name);
@@ -255,6 +260,7 @@ class ProcessRunner final : public agent::runner::Runner {
       if (cgroup_fd >= 0) ::close(cgroup_fd);
       limits.close_fds();
       if (!cgroup_dir.empty()) (void)cgroup::remove(cgroup_dir);
+      if (reused) reaper_.untrack_cgroup(base_name(cgroup_dir));
       for (const auto& d : limits.v1_dirs) (void)cgroup::remove(d);
       agent::uv::close(task);
       return st.error();
@@ -273,8 +279,9 @@ class ProcessRunner final : public agent::runner::Runner {
     request.user = config_.task_user ? &*config_.task_user : nullptr;
     ProcessTask* t = task.get();
     // Named to the reaper before the child exists: an agent killed during
-    // the spawn leaves nothing in the cgroup behind.
-    if (!t->cgroup_dir.empty()) track(*t, true);
+    // the spawn leaves nothing in the cgroup behind. A reused cgroup was
+    // named by its first task and stayed so in the pool.
+    if (!t->cgroup_dir.empty() && !reused) track(*t, true);
     std::vector<int> fds = request.join_fds;
     spawner_.submit(
         std::move(request),
@@ -391,7 +398,11 @@ class ProcessRunner final : public agent::runner::Runner {
   void remove_idle_cgroups() {
     for (auto& idle : idle_cgroups_) {
       ::close(idle.fd);
-      if (!cgroup::remove(idle.dir).ok()) remove_cgroup_later(std::move(idle.dir));
+      if (cgroup::remove(idle.dir).ok()) {
+        reaper_.untrack_cgroup(base_name(idle.dir));
+      } else {
+        remove_cgroup_later(std::move(idle.dir));  // untracked once removed
+      }
     }
     idle_cgroups_.clear();
   }
@@ -404,7 +415,7 @@ class ProcessRunner final : public agent::runner::Runner {
       if (cgroup::remove(dir).ok()) {
         // The reaper follows v2 task cgroups only (v1 ones hold the same processes).
         bool v2 = self->cgroups_.enabled() && dir.rfind(self->cgroups_.dir() + "/", 0) == 0;
-        if (v2) self->reaper_.untrack_cgroup(dir.substr(dir.rfind('/') + 1));
+        if (v2) self->reaper_.untrack_cgroup(base_name(dir));
       } else {
         still.push_back(dir);
       }
@@ -613,9 +624,11 @@ void ProcessTask::maybe_finish() {
   int64_t oom_kills = runners::process::oom_kills(oom_file);
   bool pooled = !cgroup_dir.empty() && reusable_cgroup && !cgroup_killed &&
                 runner_.give_back_cgroup(cgroup_dir, cgroup_fd);
-  if (pooled) cgroup_fd = -1;  // the pool's now
-  if (!cgroup_dir.empty() && (pooled || cgroup::remove(cgroup_dir).ok())) {
+  if (pooled) {
+    cgroup_fd = -1;  // the pool's now, and still named to the reaper for the next task
     nothing_left_ = true;  // an empty cgroup: nothing of the task runs
+  } else if (!cgroup_dir.empty() && cgroup::remove(cgroup_dir).ok()) {
+    nothing_left_ = true;
     runner_.track(*this, false);
   } else if (cgroup_dir.empty()) {
     runner_.track(*this, false);

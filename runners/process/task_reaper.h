@@ -8,7 +8,9 @@
 // each task's cgroup (or, without cgroups, its process group) as it starts and
 // ends. When the pipe reaches end of file without a goodbye (the agent died,
 // even by SIGKILL), the reaper kills every task still named and exits. A
-// graceful stop says goodbye after its tasks ended.
+// graceful stop says goodbye after its tasks ended. A task cgroup kept empty
+// for the next task (process_runner.cc) stays named meanwhile, so a reused
+// cgroup costs no message.
 //
 // Messages are a few bytes on a non-blocking pipe (1 MiB where allowed); one
 // that does not fit is dropped, and the sweep of task cgroups at the next

@@ -70,7 +70,8 @@ std::optional<test::Message> get(Client& c, const std::string& id) {
 
 // A Process task running when the agent is killed: its whole tree dies (also a
 // setsid grandchild), the attempt is recorded RESUBMITTED and the task runs
-// again; the task that had ended is not run again.
+// again; the task that had ended is not run again. The second task runs in
+// the cgroup the first one left empty, which stayed named to the task reaper.
 TEST(Restart, AProcessTaskRunningAtAKillIsResubmittedAndNothingOfItSurvives) {
   auto agent = AgentProcess::start(RUNNERD_BIN, kProcessConfig);
   ASSERT_TRUE(agent);
