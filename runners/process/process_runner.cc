@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "agent/log/log.h"
 #include "agent/metrics/registry.h"
 #include "agent/uv/closeable.h"
+#include "runners/process/fd_watch.h"
 #include "runners/process/resources.h"
 #include "runners/process/spawn.h"
 #include "runners/process/spawner.h"
@@ -36,13 +38,17 @@ constexpr uint8_t kFullReadsToGrow = 4;     // reads that filled the buffer make
 constexpr uint8_t kGrowRefused = 0xff;      // full_reads_ once the kernel refused to grow a pipe
 constexpr int kChattyPipeBytes = 1 << 20;  // its size then (the default pipe-max-size)
 constexpr int kMaxChattyPipes = 64;        // at most this many at once: 64 MiB of kernel memory
+constexpr int kReadsPerWakeup = 32;        // full reads of one pipe per wakeup (as libuv's streams)
 
 // A cgroup's name to the reaper: its directory's name.
 std::string base_name(const std::string& dir) { return dir.substr(dir.rfind('/') + 1); }
 
-// One child: its pid, pidfd poll, two output pipes and a drain timer.
+// One child: its pid, its pidfd and two output pipes (on the runner's
+// FdWatch), and a drain timer.
 // Ownership: the supervisor holds it (as a RunnerTask) until release(), which
-// closes the handles; the last close callback frees it. Loop thread only.
+// closes its descriptors and the timer; the timer's close callback frees it,
+// after the loop iteration (so after any event of the same batch). Loop
+// thread only.
 // It exists before its child does: the spawner (spawner.h) starts the child
 // and then spawned() opens the rest; a kill or pause asked meanwhile is kept
 // and applied then.
@@ -61,9 +67,6 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   void set_paused(bool paused);
 
   std::string cgroup_dir;
-  // Its directory, open from before the spawn (CLONE_INTO_CGROUP) to the
-  // task's end (the check for reuse), and kept with it in the idle pool.
-  int cgroup_fd = -1;
   std::vector<std::string> v1_dirs;  // its limits on a hybrid host (task_limits.h)
   std::string oom_file;              // where the kernel counts its OOM kills; "" without a memory limit
   bool reusable_cgroup = false;      // ran without limits: its cgroup may serve another task
@@ -73,32 +76,41 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   bool cgroup_killed = false;
 
  private:
-  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
-  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
-  static void on_exit_readable(uv_poll_t* p, int status, int events) noexcept;
+  // The pidfd, or one pipe, as the runner's FdWatch reports it.
+  struct Source final : Watched {
+    enum Kind : uint8_t { kExit, kStdout, kStderr };
+    Source(ProcessTask* t, Kind k) : task(t), kind(k) {}
+    void ready(uint32_t events) noexcept override;
+    ProcessTask* task;
+    Kind kind;
+    int fd = -1;           // a pipe's: -1 once it is done
+    bool watched = false;  // in the set (a paused pipe is not)
+    bool grown = false;    // the pipe holds one of the runner's kMaxChattyPipes
+  };
+
   static void on_drain_timeout(uv_timer_t* t) noexcept;
-  void pipe_done(uv_pipe_t* pipe);
+  void on_exit();
+  void on_readable(Source& pipe);
+  void watch(Source& s, bool on);
+  void pipe_done(Source& pipe);
+  void close_pipes();
   void maybe_finish();
   void kill_leftovers();
-  void grow_pipe_if_chatty(uv_pipe_t* pipe);
+  void grow_pipe_if_chatty(Source& pipe);
 
   ProcessRunner& runner_;
   TaskObserver& observer_;
   pid_t pid_ = -1;
   int pidfd_ = -1;
-  uv_pipe_t out_{};
-  uv_pipe_t err_{};
-  uv_poll_t exit_poll_{};
+  Source exit_{this, Source::kExit};
+  Source out_{this, Source::kStdout};
+  Source err_{this, Source::kStderr};
   uv_timer_t drain_timer_{};
-  bool out_open_ = false;
-  bool err_open_ = false;
   bool exited_ = false;
   bool finished_ = false;
   bool paused_ = false;
   bool spawning_ = true;
   uint8_t full_reads_ = 0;  // reads that filled the buffer, up to kFullReadsToGrow (or kGrowRefused)
-  bool out_grown_ = false;  // the pipe holds one of the runner's kMaxChattyPipes
-  bool err_grown_ = false;
   bool nothing_left_ = false;  // its cgroup was empty when it ended (none: unknown)
   int pending_signal_ = 0;  // the strongest kill asked while spawning
   int wait_status_ = 0;
@@ -109,11 +121,10 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   friend class ProcessRunner;
 
  public:
-  // Runs after every handle's close callback: the poll handle no longer watches
-  // the pidfd, so it can be closed.
+  // Runs after the timer's close callback; release() took its descriptors
+  // out of the set.
   ~ProcessTask() override {
     if (pidfd_ >= 0) ::close(pidfd_);
-    if (cgroup_fd >= 0) ::close(cgroup_fd);
   }
 };
 
@@ -121,14 +132,14 @@ class ProcessRunner final : public agent::runner::Runner {
  public:
   ProcessRunner(uv_loop_t* loop, const agent::AgentConfig& config) : loop_(loop), config_(config) {}
   agent::Status start_spawner() { return spawner_.start(loop_); }
+  agent::Status start_watch() { return watch_.start(loop_); }
+  FdWatch& fd_watch() { return watch_; }
 
   void close() override {
     spawner_.stop();  // idle: every task has ended
+    watch_.stop();
     reaper_.stop();  // every task has ended: nothing for it to kill
-    for (auto& idle : idle_cgroups_) {
-      ::close(idle.fd);
-      (void)cgroup::remove(idle.dir);
-    }
+    for (auto& dir : idle_cgroups_) (void)cgroup::remove(dir);
     idle_cgroups_.clear();
     for (auto& dir : pending_cgroups_) (void)cgroup::remove(dir);
     pending_cgroups_.clear();
@@ -226,10 +237,16 @@ class ProcessRunner final : public agent::runner::Runner {
     bool limited = Limits::limits_anything(spec.resources);
     bool reused = false;  // from the idle pool: still named to the reaper
     if (cgroups_.enabled() && !limited && !idle_cgroups_.empty()) {
-      cgroup_dir = std::move(idle_cgroups_.back().dir);
-      cgroup_fd = idle_cgroups_.back().fd;
+      cgroup_dir = std::move(idle_cgroups_.back());
       idle_cgroups_.pop_back();
-      reused = true;
+      cgroup_fd = cgroup::open_dir(cgroup_dir);
+      if (cgroup_fd < 0) {
+        (void)cgroup::remove(cgroup_dir);
+        reaper_.untrack_cgroup(base_name(cgroup_dir));
+        cgroup_dir.clear();
+      } else {
+        reused = true;
+      }
     }
     if (cgroups_.enabled() && cgroup_fd < 0) {
       auto dir = cgroup::create(cgroups_, task_name);
@@ -266,7 +283,6 @@ class ProcessRunner final : public agent::runner::Runner {
       return st.error();
     }
     task->cgroup_dir = std::move(cgroup_dir);
-    task->cgroup_fd = cgroup_fd;  // the task's from here on
     task->v1_dirs = std::move(limits.v1_dirs);
     task->oom_file = std::move(limits.oom_file);
     task->reusable_cgroup = !limited;
@@ -285,7 +301,8 @@ class ProcessRunner final : public agent::runner::Runner {
     std::vector<int> fds = request.join_fds;
     spawner_.submit(
         std::move(request),
-        [t, fds = std::move(fds)](agent::Result<Spawned> r) {
+        [t, cgroup_fd, fds = std::move(fds)](agent::Result<Spawned> r) {
+          if (cgroup_fd >= 0) ::close(cgroup_fd);
           for (int fd : fds) ::close(fd);
           t->spawned(std::move(r));
         },
@@ -312,10 +329,8 @@ class ProcessRunner final : public agent::runner::Runner {
 
   void release(std::unique_ptr<agent::runner::RunnerTask> task) override {
     auto* pt = static_cast<ProcessTask*>(task.release());
-    for (bool* grown : {&pt->out_grown_, &pt->err_grown_}) {  // released with its pipes open
-      if (*grown) give_back_chatty_pipe();
-      *grown = false;
-    }
+    pt->close_pipes();  // released with its pipes open
+    pt->watch(pt->exit_, false);
     agent::uv::Closeable::close(std::unique_ptr<agent::uv::Closeable>(pt));
   }
 
@@ -357,14 +372,11 @@ class ProcessRunner final : public agent::runner::Runner {
   // files in kernfs and removing it tears them down: together about a fifth
   // of the loop's time per trivial task. Kept while tasks come; removed after
   // kIdleTrimMs without any running.
-  // The pool keeps each one's directory open (`fd`, then owned by the pool):
-  // opening it again for the next task's spawn was a walk of its path through
-  // cgroupfs and an open, per task.
-  bool give_back_cgroup(const std::string& dir, int fd) {
+  bool give_back_cgroup(const std::string& dir) {
     // As many as can run at once: what ends gives back what starts takes.
     size_t most = static_cast<size_t>(std::clamp(config_.max_running, 64, 4096));
-    if (fd < 0 || idle_cgroups_.size() >= most || !cgroup::reusable(fd)) return false;
-    idle_cgroups_.push_back(IdleCgroup{dir, fd});
+    if (idle_cgroups_.size() >= most || !cgroup::reusable(dir)) return false;
+    idle_cgroups_.push_back(dir);
     if (trim_timer_ == nullptr) {
       trim_timer_ = new uv_timer_t;
       uv_timer_init(loop_, trim_timer_);
@@ -396,12 +408,11 @@ class ProcessRunner final : public agent::runner::Runner {
   }
 
   void remove_idle_cgroups() {
-    for (auto& idle : idle_cgroups_) {
-      ::close(idle.fd);
-      if (cgroup::remove(idle.dir).ok()) {
-        reaper_.untrack_cgroup(base_name(idle.dir));
+    for (auto& dir : idle_cgroups_) {
+      if (cgroup::remove(dir).ok()) {
+        reaper_.untrack_cgroup(base_name(dir));
       } else {
-        remove_cgroup_later(std::move(idle.dir));  // untracked once removed
+        remove_cgroup_later(std::move(dir));  // untracked once removed
       }
     }
     idle_cgroups_.clear();
@@ -430,16 +441,13 @@ class ProcessRunner final : public agent::runner::Runner {
   Limits limits_;
   TaskReaper reaper_;
   Spawner spawner_;
+  FdWatch watch_;
   int64_t spawned_ = 0;
   int64_t running_ = 0;
   int chatty_pipes_ = 0;
   std::vector<std::string> pending_cgroups_;
   uv_timer_t* retry_timer_ = nullptr;
-  struct IdleCgroup {
-    std::string dir;
-    int fd;  // the directory, open
-  };
-  std::vector<IdleCgroup> idle_cgroups_;  // empty task cgroups, for tasks without limits
+  std::vector<std::string> idle_cgroups_;  // empty task cgroups, for tasks without limits
   uv_timer_t* trim_timer_ = nullptr;
   // One read buffer for every task: the observer consumes bytes synchronously.
   char read_buf_[64 * 1024];
@@ -463,7 +471,7 @@ void ProcessTask::spawned(agent::Result<Spawned> result) {
   pidfd_ = s.pidfd;
   agent::Status st = open(s);
   if (!st.ok()) {
-    // Handles that did open are closed with the task; the child must not outlive it.
+    // The child must not outlive its task.
     ::kill(-s.pid, SIGKILL);
     waitpid(s.pid, nullptr, 0);
     fail_spawn(st.error());
@@ -487,38 +495,71 @@ void ProcessTask::fail_spawn(const agent::Error& error) {
 }
 
 agent::Status ProcessTask::open(const Spawned& s) {
-  uv_loop_t* loop = drain_timer_.loop;
-  int rc = uv_poll_init(loop, &exit_poll_, s.pidfd);
-  if (rc == 0) adopt(&exit_poll_);
-  if (rc == 0 && (rc = uv_pipe_init(loop, &out_, 0)) == 0) adopt(&out_);
-  if (rc == 0 && (rc = uv_pipe_init(loop, &err_, 0)) == 0) adopt(&err_);
-  if (rc == 0 && (rc = uv_pipe_open(&out_, s.stdout_fd)) == 0) out_open_ = true;
-  if (rc == 0 && (rc = uv_pipe_open(&err_, s.stderr_fd)) == 0) err_open_ = true;
-  if (!out_open_) ::close(s.stdout_fd);
-  if (!err_open_) ::close(s.stderr_fd);
-  if (rc != 0) return agent::Error::from_uv(rc, "watching the task's output");
-  if (!paused_) {
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&out_), on_alloc, on_read);
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&err_), on_alloc, on_read);
+  exit_.fd = s.pidfd;  // pidfd_ owns it: closed with the task
+  out_.fd = s.stdout_fd;
+  err_.fd = s.stderr_fd;
+  agent::Status st = runner_.fd_watch().add(exit_.fd, &exit_);
+  if (st.ok()) exit_.watched = true;
+  for (Source* p : {&out_, &err_}) {
+    if (!st.ok() || paused_) break;
+    st = runner_.fd_watch().add(p->fd, p);
+    if (st.ok()) p->watched = true;
   }
-  uv_poll_start(&exit_poll_, UV_READABLE, on_exit_readable);
+  if (!st.ok()) {
+    close_pipes();
+    watch(exit_, false);
+    return std::move(st).error().context("watching the task's output");
+  }
   return {};
 }
 
-void ProcessTask::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
-  *buf = owner<ProcessTask>(h).runner_.read_buffer();
+void ProcessTask::Source::ready(uint32_t) noexcept {
+  // Taken out of the set earlier in the same batch: what it still reported
+  // is stale.
+  if (!watched) return;
+  if (kind == kExit) {
+    task->on_exit();
+  } else {
+    task->on_readable(*this);
+  }
 }
 
-void ProcessTask::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
-  auto& self = owner<ProcessTask>(s);
-  auto* pipe = reinterpret_cast<uv_pipe_t*>(s);
-  OutputStream which = pipe == &self.out_ ? OutputStream::kStdout : OutputStream::kStderr;
-  if (nread > 0) {
-    if (static_cast<size_t>(nread) == buf->len) self.grow_pipe_if_chatty(pipe);
-    self.observer_.on_output(self, which, std::string_view(buf->base, static_cast<size_t>(nread)));
+// Reads until the pipe is empty for now (a read that does not fill the
+// buffer), at most kReadsPerWakeup times: a level-triggered set reports a
+// pipe that still holds data again at the next iteration.
+void ProcessTask::on_readable(Source& pipe) {
+  OutputStream which = pipe.kind == Source::kStdout ? OutputStream::kStdout : OutputStream::kStderr;
+  for (int i = 0; i < kReadsPerWakeup; i++) {
+    uv_buf_t buf = runner_.read_buffer();
+    ssize_t n = ::read(pipe.fd, buf.base, buf.len);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+      pipe_done(pipe);  // EOF, or an error that ends the stream alike
+      return;
+    }
+    bool full = static_cast<size_t>(n) == buf.len;
+    if (full) grow_pipe_if_chatty(pipe);
+    observer_.on_output(*this, which, std::string_view(buf.base, static_cast<size_t>(n)));
+    if (!full || !pipe.watched) return;  // drained for now, or paused or released meanwhile
+  }
+}
+
+void ProcessTask::watch(Source& s, bool on) {
+  if (s.fd < 0 || s.watched == on) return;
+  if (!on) {
+    runner_.fd_watch().remove(s.fd);
+    s.watched = false;
     return;
   }
-  if (nread < 0) self.pipe_done(pipe);  // EOF, or an error that ends the stream alike
+  agent::Status st = runner_.fd_watch().add(s.fd, &s);
+  if (st.ok()) {
+    s.watched = true;
+  } else if (s.kind != Source::kExit) {
+    // Output that cannot be followed any more ends here rather than hang the task.
+    agent::log::warn("process runner: " + st.error().message() + "; output of pid " +
+                     std::to_string(pid_) + " is cut");
+    pipe_done(s);
+  }
 }
 
 // A task that keeps its pipe full waits on it each time the agent works
@@ -527,56 +568,68 @@ void ProcessTask::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) no
 // MB/s stored. The kernel takes the pages only as they fill, charged to the
 // task's memory cgroup, and only a task that writes this much gets it (a quiet
 // one keeps the default), at most kMaxChattyPipes at once.
-void ProcessTask::grow_pipe_if_chatty(uv_pipe_t* pipe) {
+void ProcessTask::grow_pipe_if_chatty(Source& pipe) {
   if (full_reads_ < kFullReadsToGrow) {
     full_reads_++;
     return;
   }
   if (full_reads_ == kGrowRefused) return;
   // Chatty: whichever of its pipes next fills a read grows, stdout or stderr.
-  bool& grown = pipe == &out_ ? out_grown_ : err_grown_;
-  if (grown || !runner_.take_chatty_pipe()) return;
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(pipe), &fd) == 0 &&
-      fcntl(fd, F_SETPIPE_SZ, kChattyPipeBytes) >= 0) {
-    grown = true;
+  if (pipe.grown || !runner_.take_chatty_pipe()) return;
+  if (fcntl(pipe.fd, F_SETPIPE_SZ, kChattyPipeBytes) >= 0) {
+    pipe.grown = true;
     return;
   }
   runner_.give_back_chatty_pipe();
   full_reads_ = kGrowRefused;  // pipe-max-size or pipe-user-pages: not asked again
 }
 
-void ProcessTask::pipe_done(uv_pipe_t* pipe) {
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(pipe));
-  close_handle(reinterpret_cast<uv_handle_t*>(pipe));
-  (pipe == &out_ ? out_open_ : err_open_) = false;
-  bool& grown = pipe == &out_ ? out_grown_ : err_grown_;
-  if (grown) runner_.give_back_chatty_pipe();
-  grown = false;
+void ProcessTask::close_pipes() {
+  for (Source* p : {&out_, &err_}) {
+    if (p->fd < 0) continue;
+    watch(*p, false);  // out of the set first: a child being spawned may hold a copy
+    ::close(p->fd);
+    p->fd = -1;
+    if (p->grown) runner_.give_back_chatty_pipe();
+    p->grown = false;
+  }
+}
+
+void ProcessTask::pipe_done(Source& pipe) {
+  watch(pipe, false);
+  ::close(pipe.fd);
+  pipe.fd = -1;
+  if (pipe.grown) runner_.give_back_chatty_pipe();
+  pipe.grown = false;
   maybe_finish();
 }
 
-void ProcessTask::on_exit_readable(uv_poll_t* p, int, int) noexcept {
-  auto& self = owner<ProcessTask>(p);
+void ProcessTask::on_exit() {
   int status = 0;
-  pid_t r = waitpid(self.pid_, &status, WNOHANG);
+  pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == 0) return;  // spurious wakeup
-  uv_poll_stop(p);
-  self.exited_ = true;
-  self.wait_status_ = r == self.pid_ ? status : 0;
-  // What the task left running dies with it; its pipes then reach EOF.
-  if (self.out_open_ || self.err_open_) {
-    self.kill_leftovers();
-    // A process outside the cgroup and the process group may still hold a pipe.
-    uv_timer_start(&self.drain_timer_, on_drain_timeout, 2000, 0);
+  watch(exit_, false);
+  exited_ = true;
+  wait_status_ = r == pid_ ? status : 0;
+  // Its pipes reached EOF as it exited, unless something it left holds them;
+  // the set may report that after the exit, so they are read out here.
+  for (Source* p : {&out_, &err_}) {
+    if (p->watched) on_readable(*p);
   }
-  self.maybe_finish();
+  if (finished_) return;
+  // What the task left running dies with it; its pipes then reach EOF.
+  if (out_.fd >= 0 || err_.fd >= 0) {
+    kill_leftovers();
+    // A process outside the cgroup and the process group may still hold a pipe.
+    uv_timer_start(&drain_timer_, on_drain_timeout, 2000, 0);
+  }
+  maybe_finish();
 }
 
 void ProcessTask::on_drain_timeout(uv_timer_t* t) noexcept {
   auto& self = owner<ProcessTask>(t);
-  if (self.out_open_) self.pipe_done(&self.out_);
-  if (self.err_open_) self.pipe_done(&self.err_);
+  if (self.out_.fd >= 0) self.pipe_done(self.out_);
+  if (self.err_.fd >= 0) self.pipe_done(self.err_);
 }
 
 void ProcessTask::kill_leftovers() {
@@ -603,30 +656,22 @@ void ProcessTask::set_paused(bool paused) {
   if (paused == paused_) return;
   paused_ = paused;
   if (spawning_) return;  // open() reads or not as it is then
-  for (uv_pipe_t* p : {&out_, &err_}) {
-    bool open = p == &out_ ? out_open_ : err_open_;
-    if (!open) continue;
-    auto* s = reinterpret_cast<uv_stream_t*>(p);
-    if (paused) {
-      uv_read_stop(s);
-    } else {
-      uv_read_start(s, on_alloc, on_read);
-    }
-  }
+  watch(out_, !paused);
+  watch(err_, !paused);
 }
 
 void ProcessTask::maybe_finish() {
-  if (finished_ || !exited_ || out_open_ || err_open_) return;
+  if (finished_ || !exited_ || out_.fd >= 0 || err_.fd >= 0) return;
   finished_ = true;
   uv_timer_stop(&drain_timer_);
   runner_.task_finished();
   // Read before the cgroup goes: did the kernel kill any of it at its memory limit?
   int64_t oom_kills = runners::process::oom_kills(oom_file);
   bool pooled = !cgroup_dir.empty() && reusable_cgroup && !cgroup_killed &&
-                runner_.give_back_cgroup(cgroup_dir, cgroup_fd);
+                runner_.give_back_cgroup(cgroup_dir);
   if (pooled) {
-    cgroup_fd = -1;  // the pool's now, and still named to the reaper for the next task
-    nothing_left_ = true;  // an empty cgroup: nothing of the task runs
+    nothing_left_ = true;  // an empty cgroup: nothing of the task runs; still named to the
+                           // reaper, for the next task in it
   } else if (!cgroup_dir.empty() && cgroup::remove(cgroup_dir).ok()) {
     nothing_left_ = true;
     runner_.track(*this, false);
@@ -666,6 +711,7 @@ agent::Result<std::unique_ptr<agent::runner::Runner>> Factory::create(
     agent::runner::RunnerContext& ctx) {
   auto runner = std::make_unique<ProcessRunner>(ctx.loop, *ctx.config);
   AGENT_TRY(runner->start_spawner());
+  AGENT_TRY(runner->start_watch());
   runner->init_cgroups();
   return std::unique_ptr<agent::runner::Runner>(std::move(runner));
 }

@@ -35,10 +35,10 @@ int open_dir(const std::string& dir);
 void signal_all(const std::string& dir, int sig);
 // The cgroups directly under `dir` (full paths).
 std::vector<std::string> children(const std::string& dir);
-// Whether the cgroup whose directory `dir_fd` holds open can serve another
-// task as it is: no process in it (cgroup.events populated 0), not frozen, no
-// cgroup below it (a link count of 2). False when that cannot be read.
-bool reusable(int dir_fd);
+// Whether the cgroup can serve another task as it is: no process in it
+// (cgroup.events populated 0), not frozen, no cgroup below it (a link count
+// of 2). False when that cannot be read.
+bool reusable(const std::string& dir);
 // Removes the cgroup; EBUSY while processes are still exiting.
 agent::Status remove(const std::string& dir);
 }  // namespace cgroup

@@ -2,7 +2,6 @@
 // ended task's cgroup serves the next task (process_runner.cc).
 #include "runners/process/task_cgroup.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -42,29 +41,23 @@ class CgroupReusable : public ::testing::Test {
     ASSERT_FALSE(root.empty()) << "no cgroup2 mount in /proc/self/mounts: these tests need one";
     dir_ = root + "/runnerd-unit-reusable-" + std::to_string(getpid());
     ASSERT_EQ(mkdir(dir_.c_str(), 0755), 0) << dir_ << ": " << strerror(errno);
-    // Held open as the runner holds a task's cgroup: what it sees through the
-    // descriptor follows the directory's changes.
-    fd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ASSERT_GE(fd_, 0) << strerror(errno);
   }
   void TearDown() override {
-    if (fd_ >= 0) close(fd_);
     rmdir((dir_ + "/below").c_str());
     rmdir(dir_.c_str());
   }
   std::string dir_;
-  int fd_ = -1;
 };
 
 TEST_F(CgroupReusable, AnEmptyCgroupWithNothingBelowServesAgain) {
-  EXPECT_TRUE(runners::process::cgroup::reusable(fd_));
+  EXPECT_TRUE(runners::process::cgroup::reusable(dir_));
 }
 
 TEST_F(CgroupReusable, ACgroupWithOneBelowItDoesNotUntilThatOneIsGone) {
   ASSERT_EQ(mkdir((dir_ + "/below").c_str(), 0755), 0);
-  EXPECT_FALSE(runners::process::cgroup::reusable(fd_));
+  EXPECT_FALSE(runners::process::cgroup::reusable(dir_));
   ASSERT_EQ(rmdir((dir_ + "/below").c_str()), 0);
-  EXPECT_TRUE(runners::process::cgroup::reusable(fd_));
+  EXPECT_TRUE(runners::process::cgroup::reusable(dir_));
 }
 
 TEST_F(CgroupReusable, AProcessLeftInItOrAFreezeMakesItUnfit) {
@@ -75,20 +68,20 @@ TEST_F(CgroupReusable, AProcessLeftInItOrAFreezeMakesItUnfit) {
     _exit(0);
   }
   ASSERT_TRUE(write_file(dir_ + "/cgroup.procs", std::to_string(pid)));
-  EXPECT_FALSE(runners::process::cgroup::reusable(fd_));
+  EXPECT_FALSE(runners::process::cgroup::reusable(dir_));
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   // "populated" follows the exit; give the kernel a moment.
-  for (int i = 0; i < 100 && !runners::process::cgroup::reusable(fd_); i++) usleep(10 * 1000);
-  EXPECT_TRUE(runners::process::cgroup::reusable(fd_));
+  for (int i = 0; i < 100 && !runners::process::cgroup::reusable(dir_); i++) usleep(10 * 1000);
+  EXPECT_TRUE(runners::process::cgroup::reusable(dir_));
   ASSERT_TRUE(write_file(dir_ + "/cgroup.freeze", "1"));
-  EXPECT_FALSE(runners::process::cgroup::reusable(fd_));
+  EXPECT_FALSE(runners::process::cgroup::reusable(dir_));
   ASSERT_TRUE(write_file(dir_ + "/cgroup.freeze", "0"));
 }
 
-TEST_F(CgroupReusable, ACgroupRemovedWhileHeldOpenIsNot) {
+TEST_F(CgroupReusable, ACgroupThatIsGoneIsNot) {
   ASSERT_EQ(rmdir(dir_.c_str()), 0);
-  EXPECT_FALSE(runners::process::cgroup::reusable(fd_));
+  EXPECT_FALSE(runners::process::cgroup::reusable(dir_));
 }
 
 }  // namespace
