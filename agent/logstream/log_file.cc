@@ -1,6 +1,7 @@
 #include "agent/logstream/log_file.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -615,7 +616,10 @@ Status LogWriter::start() {
   if (rc != 0) return Error::from_uv(rc, "starting the log writer");
   impl.async.data = &impl;
   impl.async_open = true;
-  impl.thread = std::thread([&impl] { impl.run(); });
+  impl.thread = std::thread([&impl] {
+    pthread_setname_np(pthread_self(), "runnerd-log");  // for top -H, perf, /proc
+    impl.run();
+  });
   return Status::ok_status();
 }
 

@@ -1,5 +1,6 @@
 #include "agent/state/state_db.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -557,7 +558,10 @@ Status StateDb::start() {
   uv_idle_init(impl_->loop, kick);  // cannot fail
   kick->data = impl_.get();
   impl_->kick = kick;
-  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    pthread_setname_np(pthread_self(), "runnerd-state");  // for top -H, perf, /proc
+    impl->run();
+  });
   return {};
 }
 

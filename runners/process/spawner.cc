@@ -1,6 +1,7 @@
 #include "runners/process/spawner.h"
 
 #include <malloc.h>
+#include <pthread.h>
 
 #include <exception>
 #include <algorithm>
@@ -36,7 +37,10 @@ agent::Status Spawner::start(uv_loop_t* loop) {
   uv_unref(reinterpret_cast<uv_handle_t*>(async));
   async_ = async;
   try {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "runnerd-spawn");  // for top -H, perf, /proc
+      run();
+    });
   } catch (const std::exception& e) {
     uv_close(reinterpret_cast<uv_handle_t*>(async_),
              [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_async_t*>(h); });
