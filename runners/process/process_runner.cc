@@ -90,7 +90,7 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
 
   static void on_drain_timeout(uv_timer_t* t) noexcept;
   void on_exit();
-  void on_readable(Source& pipe);
+  void on_readable(Source& pipe, bool to_end = false);
   void watch(Source& s, bool on);
   void pipe_done(Source& pipe);
   void close_pipes();
@@ -337,6 +337,7 @@ class ProcessRunner final : public agent::runner::Runner {
   std::vector<std::pair<std::string, int64_t>> counters() const override {
     return {{"process_spawned", spawned_},
             {"process_spawned_on_loop", static_cast<int64_t>(spawner_.made_on_loop())},
+            {"process_leftovers_killed", leftovers_killed_},
             {"process_running", running_},
             {"process_cgroups", cgroups_.enabled() ? 1 : 0},
             {"process_cgroups_pending_removal", static_cast<int64_t>(pending_cgroups_.size())}};
@@ -365,6 +366,7 @@ class ProcessRunner final : public agent::runner::Runner {
   }
 
   void task_finished() { running_--; }
+  void leftovers_killed() { leftovers_killed_++; }
 
   // The cgroup of a task that ran without limits, once nothing is left in it:
   // kept for the next such task (true), as working directories are
@@ -443,6 +445,7 @@ class ProcessRunner final : public agent::runner::Runner {
   Spawner spawner_;
   FdWatch watch_;
   int64_t spawned_ = 0;
+  int64_t leftovers_killed_ = 0;  // tasks whose pipes were still held when they exited
   int64_t running_ = 0;
   int chatty_pipes_ = 0;
   std::vector<std::string> pending_cgroups_;
@@ -526,8 +529,10 @@ void ProcessTask::Source::ready(uint32_t) noexcept {
 
 // Reads until the pipe is empty for now (a read that does not fill the
 // buffer), at most kReadsPerWakeup times: a level-triggered set reports a
-// pipe that still holds data again at the next iteration.
-void ProcessTask::on_readable(Source& pipe) {
+// pipe that still holds data again at the next iteration. `to_end`: the
+// child has exited, so reads go on past a short one, to EOF or until nothing
+// is there (something it left still holds the pipe).
+void ProcessTask::on_readable(Source& pipe, bool to_end) {
   OutputStream which = pipe.kind == Source::kStdout ? OutputStream::kStdout : OutputStream::kStderr;
   for (int i = 0; i < kReadsPerWakeup; i++) {
     uv_buf_t buf = runner_.read_buffer();
@@ -540,7 +545,8 @@ void ProcessTask::on_readable(Source& pipe) {
     bool full = static_cast<size_t>(n) == buf.len;
     if (full) grow_pipe_if_chatty(pipe);
     observer_.on_output(*this, which, std::string_view(buf.base, static_cast<size_t>(n)));
-    if (!full || !pipe.watched) return;  // drained for now, or paused or released meanwhile
+    if (!pipe.watched) return;  // paused or released meanwhile
+    if (!full && !to_end) return;  // drained for now
   }
 }
 
@@ -614,7 +620,7 @@ void ProcessTask::on_exit() {
   // Its pipes reached EOF as it exited, unless something it left holds them;
   // the set may report that after the exit, so they are read out here.
   for (Source* p : {&out_, &err_}) {
-    if (p->watched) on_readable(*p);
+    if (p->watched) on_readable(*p, /*to_end=*/true);
   }
   if (finished_) return;
   // What the task left running dies with it; its pipes then reach EOF.
@@ -633,6 +639,7 @@ void ProcessTask::on_drain_timeout(uv_timer_t* t) noexcept {
 }
 
 void ProcessTask::kill_leftovers() {
+  runner_.leftovers_killed();
   ::kill(-pid_, SIGKILL);
   cgroup_killed = true;
   if (!cgroup_dir.empty()) cgroup::signal_all(cgroup_dir, SIGKILL);

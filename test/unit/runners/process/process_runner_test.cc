@@ -72,6 +72,34 @@ TEST_F(ProcessRunnerTest, CapturesBothStreamsAndTheExitCode) {
   EXPECT_EQ(rec.finished, 1);
 }
 
+int64_t counter(const agent::runner::Runner& runner, const std::string& name) {
+  for (const auto& [n, v] : runner.counters()) {
+    if (n == name) return v;
+  }
+  return -1;
+}
+
+// A task that writes and exits before the loop looks: its last output, its
+// pipes' end and its exit are all pending at once, in whatever order the
+// kernel reports them. Its output is read whole and nothing is taken for a
+// process left behind (which would kill its cgroup, keep it from the next
+// task, and after a 2 s drain cut what was still unread).
+TEST_F(ProcessRunnerTest, OutputAndExitPendingTogetherAreReadWholeAndLeaveNothingToKill) {
+  for (int i = 0; i < 5; i++) {
+    Recorder rec;
+    auto t = runner_->start(spec({"/bin/sh", "-c", "echo last; echo err >&2"}), rec);
+    ASSERT_TRUE(t.ok()) << t.error().message();
+    ASSERT_TRUE(run_until([&] { return rec.started > 0; }));
+    usleep(200 * 1000);  // the loop does not run: the child writes and exits meanwhile
+    ASSERT_TRUE(run_until([&] { return rec.finished > 0; }));
+    EXPECT_EQ(rec.out, "last\n");
+    EXPECT_EQ(rec.err, "err\n");
+    EXPECT_TRUE((*t)->left_nothing_running());
+    runner_->release(std::move(t).value());
+  }
+  EXPECT_EQ(counter(*runner_, "process_leftovers_killed"), 0);
+}
+
 // The child starts on the agent's descriptor table and makes its own of the
 // few below the spawner's slots (spawn.h): it must end with exactly 0, 1 and
 // 2, and the agent's own 0, 1 and 2 must be what they were.
