@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -516,14 +517,18 @@ agent::Status ProcessTask::open(const Spawned& s) {
   return {};
 }
 
-void ProcessTask::Source::ready(uint32_t) noexcept {
+void ProcessTask::Source::ready(uint32_t events) noexcept {
   // Taken out of the set earlier in the same batch: what it still reported
   // is stale.
   if (!watched) return;
   if (kind == kExit) {
     task->on_exit();
   } else {
-    task->on_readable(*this);
+    // A hangup: every writer is gone, so what is left is read to EOF now and
+    // the pipe closed in this pass, as libuv's streams did. Left for the next
+    // pass, each ended task's pipes stayed open while its log file opened:
+    // 6,636 sleepers ending at once ran the agent out of descriptors.
+    task->on_readable(*this, (events & (EPOLLHUP | EPOLLERR)) != 0);
   }
 }
 
