@@ -31,6 +31,19 @@ void close_db(uv_loop_t* loop, agent::state::StateDb& db) {
   while (!closed) uv_run(loop, UV_RUN_ONCE);
 }
 
+// What a restart reads: another StateDb on the same file, opened, started
+// and closed again.
+agent::state::Loaded reload(uv_loop_t* loop, const std::string& path) {
+  agent::state::StateDb db(loop);
+  std::vector<std::string> warnings;
+  auto loaded = db.open(path, warnings);
+  EXPECT_TRUE(loaded.ok()) << (loaded.ok() ? std::string() : loaded.error().message());
+  if (!loaded.ok()) return {};
+  EXPECT_TRUE(db.start().ok());
+  close_db(loop, db);
+  return std::move(loaded).value();
+}
+
 // Five writes, each waited for before the next: with few tasks running each
 // is its own commit at once; with 16 running, commits are at least 5 ms
 // apart (a lower bound, so no slow machine breaks it). What a restart reads
@@ -67,16 +80,12 @@ TEST(StateDb, WithManyTasksRunningCommitsAreSpacedAndEveryWriteLands) {
     close_db(&loop, db);
   }
   {
-    agent::state::StateDb db(&loop);
-    std::vector<std::string> warnings;
-    auto loaded = db.open(path, warnings);
-    ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+    agent::state::Loaded reloaded = reload(&loop, path);
+    const agent::state::Loaded* loaded = &reloaded;
     ASSERT_EQ(loaded->executions.size(), 1u);
     EXPECT_EQ(loaded->executions[0].record, "busy 4");
     EXPECT_EQ(loaded->executions[0].source, "the source");
     EXPECT_TRUE(loaded->executions[0].final);
-    ASSERT_TRUE(db.start().ok());
-    close_db(&loop, db);
   }
   ASSERT_EQ(uv_loop_close(&loop), 0);
 }
@@ -109,14 +118,10 @@ TEST(StateDb, ABurstWhileBusyLandsWhole) {
     close_db(&loop, db);
   }
   {
-    agent::state::StateDb db(&loop);
-    std::vector<std::string> warnings;
-    auto loaded = db.open(path, warnings);
-    ASSERT_TRUE(loaded.ok());
+    agent::state::Loaded reloaded = reload(&loop, path);
+    const agent::state::Loaded* loaded = &reloaded;
     ASSERT_EQ(loaded->executions.size(), 200u);
     EXPECT_EQ(loaded->executions[199].record, "r199");
-    ASSERT_TRUE(db.start().ok());
-    close_db(&loop, db);
   }
   ASSERT_EQ(uv_loop_close(&loop), 0);
 }
@@ -155,10 +160,8 @@ TEST(StateDb, WritesReplacedInTheirCommitAreNotSteppedAndTheLastOfEachLands) {
     close_db(&loop, db);
   }
   {
-    agent::state::StateDb db(&loop);
-    std::vector<std::string> warnings;
-    auto loaded = db.open(path, warnings);
-    ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+    agent::state::Loaded reloaded = reload(&loop, path);
+    const agent::state::Loaded* loaded = &reloaded;
     ASSERT_EQ(loaded->executions.size(), 1u);
     const auto& e = loaded->executions[0];
     EXPECT_EQ(e.id, "e1");
@@ -172,8 +175,6 @@ TEST(StateDb, WritesReplacedInTheirCommitAreNotSteppedAndTheLastOfEachLands) {
     EXPECT_EQ(loaded->runs[0].record, "success");
     EXPECT_EQ(loaded->runs[1].id, "r2");
     EXPECT_EQ(loaded->runs[1].record, "success");
-    ASSERT_TRUE(db.start().ok());
-    close_db(&loop, db);
   }
   ASSERT_EQ(uv_loop_close(&loop), 0);
 }
