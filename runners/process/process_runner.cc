@@ -94,6 +94,7 @@ class ProcessTask final : public agent::uv::Closeable, public agent::runner::Run
   void on_readable(Source& pipe, bool to_end = false);
   void watch(Source& s, bool on);
   void pipe_done(Source& pipe);
+  void close_pipe(Source& pipe);
   void close_pipes();
   void maybe_finish();
   void kill_leftovers();
@@ -534,9 +535,9 @@ void ProcessTask::Source::ready(uint32_t events) noexcept {
 
 // Reads until the pipe is empty for now (a read that does not fill the
 // buffer), at most kReadsPerWakeup times: a level-triggered set reports a
-// pipe that still holds data again at the next iteration. `to_end`: the
-// child has exited, so reads go on past a short one, to EOF or until nothing
-// is there (something it left still holds the pipe).
+// pipe that still holds data again at the next iteration. `to_end` (the
+// child has exited, or the pipe hung up): reads go on past a short one, to
+// EOF or until nothing is there (something left still holds the pipe).
 void ProcessTask::on_readable(Source& pipe, bool to_end) {
   OutputStream which = pipe.kind == Source::kStdout ? OutputStream::kStdout : OutputStream::kStderr;
   for (int i = 0; i < kReadsPerWakeup; i++) {
@@ -595,23 +596,22 @@ void ProcessTask::grow_pipe_if_chatty(Source& pipe) {
   full_reads_ = kGrowRefused;  // pipe-max-size or pipe-user-pages: not asked again
 }
 
-void ProcessTask::close_pipes() {
-  for (Source* p : {&out_, &err_}) {
-    if (p->fd < 0) continue;
-    watch(*p, false);  // out of the set first: a child being spawned may hold a copy
-    ::close(p->fd);
-    p->fd = -1;
-    if (p->grown) runner_.give_back_chatty_pipe();
-    p->grown = false;
-  }
-}
-
-void ProcessTask::pipe_done(Source& pipe) {
-  watch(pipe, false);
+void ProcessTask::close_pipe(Source& pipe) {
+  if (pipe.fd < 0) return;
+  watch(pipe, false);  // out of the set first: a child being spawned may hold a copy
   ::close(pipe.fd);
   pipe.fd = -1;
   if (pipe.grown) runner_.give_back_chatty_pipe();
   pipe.grown = false;
+}
+
+void ProcessTask::close_pipes() {
+  close_pipe(out_);
+  close_pipe(err_);
+}
+
+void ProcessTask::pipe_done(Source& pipe) {
+  close_pipe(pipe);
   maybe_finish();
 }
 
