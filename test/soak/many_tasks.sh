@@ -2,12 +2,12 @@
 # 10,000 concurrent sleeping Process tasks (reliability catalogue B8, E7;
 # goals M10, M11): the integration test
 # Faults.ThousandsOfSleepingTasksRunAtOnceAndEndClean at soak size. Each task
-# is its own execution running `sleep` until one common instant; once all run
-# at once the agent's fds and PSS per task are measured; then they all end
-# together and every one must be SUCCESS with no process, task cgroup or
-# working directory left. The test raises the agent's RLIMIT_NOFILE to what
-# the tasks need (3 fds each), within fs.nr_open, and prints the limits it ran
-# with. Raising it past the hard limit needs CAP_SYS_RESOURCE: where that is
+# is its own execution blocked on one FIFO until all run at once; then the
+# agent's fds and PSS per task are measured, they all end together, each
+# printing a line, and every one must be SUCCESS with no process, task cgroup
+# or working directory left. The test sets the agent's RLIMIT_NOFILE to what it
+# holds idle, 3 fds per task and 64 spare, within fs.nr_open, and prints the
+# limits it ran with. Raising it past the hard limit needs CAP_SYS_RESOURCE: where that is
 # missing (the project machine: hard limit 20,000, root without
 # CAP_SYS_RESOURCE), the largest number of tasks the hard limit allows runs
 # instead, and the script says so.
