@@ -13,7 +13,9 @@ With --stamp, PROGRAM is bench_stamp, which prints the wall clock as it exits;
 the stored line is read back afterwards and
   exit_to_result     from that instant to the final state's arrival
 is added: what the agent takes to notice the exit, reap, store and report.
-Prints one JSON line with p50/p99/max of each, in ms.
+Prints one JSON line with p50/p99/max of each, in ms. With --timeline FILE,
+also writes one line per counted task, `SEND_NS RESULT_NS [STAMP_NS]` on the
+wall clock, which latency_breakdown.py lines up with a probed agent's.
 """
 
 import argparse
@@ -58,12 +60,13 @@ def run(args):
     agent_pid(conn)
     check_ok(conn.request({"id": "watch", "op": "watch"}), "watch")
     flow = process_flow("latency", [args.program])
-    running, result, ended_wall, ids = [], [], [], []
+    running, result, ended_wall, sent_wall, ids = [], [], [], [], []
     failed = 0
     for i in range(args.warmup + args.n):
         msg = encode({"id": i, "op": "submit", "flow": flow})
         eid, t_run, t_end, early = None, None, None, []
         t0 = time.perf_counter()
+        w0 = time.time_ns()
         conn.send(msg)
         while t_end is None:
             for line in conn.batch():
@@ -93,6 +96,7 @@ def run(args):
         if i < args.warmup:
             continue
         ids.append(eid)
+        sent_wall.append(w0)
         result.append(t_end - t0)
         ended_wall.append(wall - int((time.perf_counter() - t_end) * 1e9))
         if t_run is not None:
@@ -100,10 +104,15 @@ def run(args):
     out = {"tasks": args.n, "failed": failed, "program": args.program}
     out.update(summary("submit_to_running", running))
     out.update(summary("submit_to_result", result))
+    stamps = []
     if args.stamp:
-        exit_to = [(w - stamp_of(conn, e, "l%d" % k)) / 1e9
-                   for k, (e, w) in enumerate(zip(ids, ended_wall))]
+        stamps = [stamp_of(conn, e, "l%d" % k) for k, e in enumerate(ids)]
+        exit_to = [(w - s) / 1e9 for s, w in zip(stamps, ended_wall)]
         out.update(summary("exit_to_result", exit_to))
+    if args.timeline:
+        with open(args.timeline, "w") as f:
+            for k, (s, w) in enumerate(zip(sent_wall, ended_wall)):
+                f.write("%d %d%s\n" % (s, w, " %d" % stamps[k] if stamps else ""))
     conn.close()
     print(json.dumps(out), flush=True)
     return 0 if failed == 0 and len(running) == args.n else 1
@@ -116,6 +125,7 @@ def main():
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--warmup", type=int, default=20, help="tasks run first and not counted")
     p.add_argument("--stamp", action="store_true", help="PROGRAM is bench_stamp")
+    p.add_argument("--timeline", help="write each task's send and result instants here")
     p.add_argument("--timeout", type=float, default=600.0)
     args = p.parse_args()
     try:
