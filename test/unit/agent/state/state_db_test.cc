@@ -80,12 +80,11 @@ TEST(StateDb, WithManyTasksRunningCommitsAreSpacedAndEveryWriteLands) {
     close_db(&loop, db);
   }
   {
-    agent::state::Loaded reloaded = reload(&loop, path);
-    const agent::state::Loaded* loaded = &reloaded;
-    ASSERT_EQ(loaded->executions.size(), 1u);
-    EXPECT_EQ(loaded->executions[0].record, "busy 4");
-    EXPECT_EQ(loaded->executions[0].source, "the source");
-    EXPECT_TRUE(loaded->executions[0].final);
+    const agent::state::Loaded loaded = reload(&loop, path);
+    ASSERT_EQ(loaded.executions.size(), 1u);
+    EXPECT_EQ(loaded.executions[0].record, "busy 4");
+    EXPECT_EQ(loaded.executions[0].source, "the source");
+    EXPECT_TRUE(loaded.executions[0].final);
   }
   ASSERT_EQ(uv_loop_close(&loop), 0);
 }
@@ -118,10 +117,9 @@ TEST(StateDb, ABurstWhileBusyLandsWhole) {
     close_db(&loop, db);
   }
   {
-    agent::state::Loaded reloaded = reload(&loop, path);
-    const agent::state::Loaded* loaded = &reloaded;
-    ASSERT_EQ(loaded->executions.size(), 200u);
-    EXPECT_EQ(loaded->executions[199].record, "r199");
+    const agent::state::Loaded loaded = reload(&loop, path);
+    ASSERT_EQ(loaded.executions.size(), 200u);
+    EXPECT_EQ(loaded.executions[199].record, "r199");
   }
   ASSERT_EQ(uv_loop_close(&loop), 0);
 }
@@ -160,21 +158,20 @@ TEST(StateDb, WritesReplacedInTheirCommitAreNotSteppedAndTheLastOfEachLands) {
     close_db(&loop, db);
   }
   {
-    agent::state::Loaded reloaded = reload(&loop, path);
-    const agent::state::Loaded* loaded = &reloaded;
-    ASSERT_EQ(loaded->executions.size(), 1u);
-    const auto& e = loaded->executions[0];
+    const agent::state::Loaded loaded = reload(&loop, path);
+    ASSERT_EQ(loaded.executions.size(), 1u);
+    const auto& e = loaded.executions[0];
     EXPECT_EQ(e.id, "e1");
     EXPECT_EQ(e.row, exec_row);
     EXPECT_EQ(e.record, "success");
     EXPECT_EQ(e.source, "the source");
     EXPECT_TRUE(e.final);
-    ASSERT_EQ(loaded->runs.size(), 2u);
-    EXPECT_EQ(loaded->runs[0].id, "r1");
-    EXPECT_EQ(loaded->runs[0].row, run_row);
-    EXPECT_EQ(loaded->runs[0].record, "success");
-    EXPECT_EQ(loaded->runs[1].id, "r2");
-    EXPECT_EQ(loaded->runs[1].record, "success");
+    ASSERT_EQ(loaded.runs.size(), 2u);
+    EXPECT_EQ(loaded.runs[0].id, "r1");
+    EXPECT_EQ(loaded.runs[0].row, run_row);
+    EXPECT_EQ(loaded.runs[0].record, "success");
+    EXPECT_EQ(loaded.runs[1].id, "r2");
+    EXPECT_EQ(loaded.runs[1].record, "success");
   }
   ASSERT_EQ(uv_loop_close(&loop), 0);
 }
